@@ -1,0 +1,56 @@
+//! What the core needs from its host: an HTTP client for upstream calls, a wall clock, timers
+//! and randomness. The Worker supplies `worker::Fetch` and `Date.now()`; native tests supply
+//! scripted fakes or a real socket client.
+
+use futures::Stream;
+use std::{future::Future, pin::Pin};
+use thiserror::Error;
+
+/// A request to Bedrock, already signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamRequest {
+    pub method: &'static str,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// A response body arriving in chunks.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Vec<u8>, TransportError>>>>;
+
+/// Status and headers of an upstream response; the body is read as it arrives.
+pub struct UpstreamResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: ByteStream,
+}
+
+impl UpstreamResponse {
+    /// A header value, by case-insensitive name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The connection failed or broke; the text is for logs, never for clients.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("transport error: {0}")]
+pub struct TransportError(pub String);
+
+/// The host environment of the core. Implementations are cheap handles (`Clone`).
+pub trait Platform: Clone + 'static {
+    /// Sends a request; resolves once the status and headers have arrived.
+    fn send(
+        &self,
+        request: UpstreamRequest,
+    ) -> impl Future<Output = Result<UpstreamResponse, TransportError>>;
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> u64;
+    /// Resolves after `ms` milliseconds.
+    fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
+    /// A uniformly random `u64` (request ids, retry jitter).
+    fn random_u64(&self) -> u64;
+}

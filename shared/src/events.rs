@@ -1,0 +1,110 @@
+//! The named Server-Sent Events of a streamed answer. Every stream is
+//! `meta`, then any number of `fallback` and `delta`, then exactly one `done` or `error`.
+
+use crate::{chat::Usage, error::ErrorCode};
+use serde::{Deserialize, Serialize};
+
+/// Which route, model and region are answering, sent first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    pub request_id: String,
+    pub route: String,
+    pub model: String,
+    pub region: String,
+    /// Why this route was chosen, when the edge chose it (the `auto` route).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// A piece of answer text, to be appended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    pub text: String,
+}
+
+/// The edge moved to the next target before any text was sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fallback {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    /// Model and region of the new target.
+    pub model: String,
+    pub region: String,
+}
+
+/// The answer is complete.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Done {
+    pub stop_reason: String,
+    pub usage: Usage,
+    /// Whole request time at the edge, in milliseconds.
+    pub latency_ms: u64,
+    /// Time from the request reaching the edge to the first text, when there was text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_token_ms: Option<u64>,
+}
+
+/// The answer failed; nothing more follows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StreamError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// Whether sending the same request again may succeed.
+    pub retryable: bool,
+}
+
+/// One SSE event; the variant is the SSE `event:` name, the payload its `data:` JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    Meta(Meta),
+    Delta(Delta),
+    Fallback(Fallback),
+    Done(Done),
+    Error(StreamError),
+}
+
+impl StreamEvent {
+    /// The SSE `event:` field.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Meta(_) => "meta",
+            Self::Delta(_) => "delta",
+            Self::Fallback(_) => "fallback",
+            Self::Done(_) => "done",
+            Self::Error(_) => "error",
+        }
+    }
+
+    /// `done` and `error` end a stream.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, Self::Done(_) | Self::Error(_))
+    }
+
+    /// The SSE `data:` field (one line of JSON).
+    pub fn data_json(&self) -> String {
+        let json = match self {
+            Self::Meta(v) => serde_json::to_string(v),
+            Self::Delta(v) => serde_json::to_string(v),
+            Self::Fallback(v) => serde_json::to_string(v),
+            Self::Done(v) => serde_json::to_string(v),
+            Self::Error(v) => serde_json::to_string(v),
+        };
+        // These types are plain structs of strings and numbers: serialising cannot fail.
+        json.unwrap_or_default()
+    }
+
+    /// Rebuilds an event from its SSE name and data. `None` for names this version does not know,
+    /// which clients skip.
+    pub fn from_parts(name: &str, data: &str) -> Option<Result<Self, serde_json::Error>> {
+        let event = match name {
+            "meta" => serde_json::from_str(data).map(Self::Meta),
+            "delta" => serde_json::from_str(data).map(Self::Delta),
+            "fallback" => serde_json::from_str(data).map(Self::Fallback),
+            "done" => serde_json::from_str(data).map(Self::Done),
+            "error" => serde_json::from_str(data).map(Self::Error),
+            _ => return None,
+        };
+        Some(event)
+    }
+}

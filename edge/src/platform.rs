@@ -53,4 +53,6 @@ pub trait Platform: Clone + 'static {
     fn sleep(&self, ms: u64) -> impl Future<Output = ()>;
     /// A uniformly random `u64` (request ids, retry jitter).
     fn random_u64(&self) -> u64;
+    /// Writes one structured log line (JSON). Callers never pass prompt text or secrets.
+    fn log(&self, line: &str);
 }

@@ -5,6 +5,7 @@
 pub mod chat;
 pub mod error;
 pub mod events;
+pub mod routes;
 pub mod sse;
 
 pub use chat::{ChatMessage, ChatRequest, ChatResponse, Role, Usage};

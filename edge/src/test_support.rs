@@ -1,0 +1,176 @@
+//! A scripted [`Platform`] for tests: answers upstream calls from a queue of canned replies,
+//! records the requests and log lines, and runs on tokio's clock (paused in tests, so
+//! timeouts pass instantly).
+
+use crate::platform::{ByteStream, Platform, TransportError, UpstreamRequest, UpstreamResponse};
+use futures::{channel::mpsc, future, stream, StreamExt};
+use std::{cell::RefCell, collections::VecDeque, rc::Rc};
+use tokio::time::{Duration, Instant};
+
+/// Wall-clock time at the start of every test.
+pub const START_MS: u64 = 1_700_000_000_000;
+
+/// What one upstream call does.
+pub enum Reply {
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: ByteStream,
+    },
+    /// The connection fails.
+    Fail,
+    /// No response headers, ever.
+    Hang,
+}
+
+/// How a scripted body ends after its chunks.
+pub enum End {
+    Close,
+    Hang,
+    Fail,
+}
+
+/// A body of `chunks`, then `end`.
+pub fn body(chunks: Vec<Vec<u8>>, end: End) -> ByteStream {
+    let chunks = stream::iter(chunks.into_iter().map(Ok));
+    match end {
+        End::Close => Box::pin(chunks),
+        End::Hang => Box::pin(chunks.chain(stream::once(future::pending()))),
+        End::Fail => Box::pin(chunks.chain(stream::once(future::ready(Err(TransportError(
+            "connection reset".into(),
+        )))))),
+    }
+}
+
+/// A body the test feeds chunk by chunk; it ends when the sender is dropped.
+pub fn channel_body() -> (mpsc::UnboundedSender<Vec<u8>>, ByteStream) {
+    let (sender, receiver) = mpsc::unbounded();
+    (sender, Box::pin(receiver.map(Ok)))
+}
+
+impl Reply {
+    /// A 200 event stream with `body`.
+    pub fn stream(body: ByteStream) -> Self {
+        Self::Respond {
+            status: 200,
+            headers: vec![
+                (
+                    "content-type".into(),
+                    "application/vnd.amazon.eventstream".into(),
+                ),
+                ("x-amzn-RequestId".into(), "upstream-req-1".into()),
+            ],
+            body,
+        }
+    }
+
+    /// A 200 JSON body (non-streaming Converse).
+    pub fn json(json: &str) -> Self {
+        Self::Respond {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: body(vec![json.as_bytes().to_vec()], End::Close),
+        }
+    }
+
+    /// A Bedrock error response, shaped like the real ones (§4.1).
+    pub fn error(status: u16, error_type: &str, message: &str) -> Self {
+        Self::Respond {
+            status,
+            headers: vec![
+                ("content-type".into(), "application/json".into()),
+                (
+                    "x-amzn-ErrorType".into(),
+                    format!("{error_type}:http://internal.amazon.com/coral/com.amazon.bedrock/"),
+                ),
+            ],
+            body: body(
+                vec![serde_json::json!({ "message": message })
+                    .to_string()
+                    .into_bytes()],
+                End::Close,
+            ),
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    replies: VecDeque<Reply>,
+    requests: Vec<UpstreamRequest>,
+    logs: Vec<String>,
+    next_random: u64,
+}
+
+#[derive(Clone)]
+pub struct ScriptedPlatform {
+    state: Rc<RefCell<State>>,
+    origin: Instant,
+}
+
+impl ScriptedPlatform {
+    pub fn new(replies: Vec<Reply>) -> Self {
+        Self {
+            state: Rc::new(RefCell::new(State {
+                replies: replies.into(),
+                next_random: 0x1234_5678_9abc_def0,
+                ..State::default()
+            })),
+            origin: Instant::now(),
+        }
+    }
+
+    pub fn requests(&self) -> Vec<UpstreamRequest> {
+        self.state.borrow().requests.clone()
+    }
+
+    pub fn logs(&self) -> Vec<serde_json::Value> {
+        self.state
+            .borrow()
+            .logs
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+impl Platform for ScriptedPlatform {
+    async fn send(&self, request: UpstreamRequest) -> Result<UpstreamResponse, TransportError> {
+        let reply = {
+            let mut state = self.state.borrow_mut();
+            state.requests.push(request);
+            state.replies.pop_front()
+        };
+        match reply.unwrap_or(Reply::Fail) {
+            Reply::Respond {
+                status,
+                headers,
+                body,
+            } => Ok(UpstreamResponse {
+                status,
+                headers,
+                body,
+            }),
+            Reply::Fail => Err(TransportError("connection refused".into())),
+            Reply::Hang => future::pending().await,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        START_MS + self.origin.elapsed().as_millis() as u64
+    }
+
+    async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    fn random_u64(&self) -> u64 {
+        let mut state = self.state.borrow_mut();
+        state.next_random = state.next_random.wrapping_add(1);
+        state.next_random
+    }
+
+    fn log(&self, line: &str) {
+        self.state.borrow_mut().logs.push(line.to_owned());
+    }
+}

@@ -1,0 +1,6 @@
+// Starts the wasm app. Trunk's own loader is an inline script; this external module replaces
+// it so the page runs under `script-src 'self' 'wasm-unsafe-eval'`. Trunk.toml's
+// `pattern_script` puts the hashed file names in this tag's data attributes.
+const tag = document.querySelector("script[data-wasm]");
+const { default: init } = await import(tag.dataset.js);
+await init({ module_or_path: tag.dataset.wasm });

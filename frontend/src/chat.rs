@@ -1,0 +1,171 @@
+//! The chat controller: sends turns, streams answers into messages, and implements Stop,
+//! Regenerate, Retry and Edit. Views hold a clone and call its methods.
+
+use crate::{
+    api::{self, ChatError},
+    state::{history, Failure, Message, Status, StoredMessage},
+};
+use leptos::{prelude::*, task::spawn_local};
+use shared::{ChatRequest, Role};
+use std::sync::Arc;
+use web_sys::AbortController;
+
+/// One conversation being shown. Clones share state.
+#[derive(Clone)]
+pub struct Chat {
+    api_base: Arc<str>,
+    pub messages: ArcRwSignal<Vec<Message>>,
+    /// Route for the next request; `None` lets the edge choose its default.
+    pub route: ArcRwSignal<Option<String>>,
+    pub streaming: ArcRwSignal<bool>,
+    /// The answer in flight and its controller.
+    abort: StoredValue<Option<(u64, AbortController)>, LocalStorage>,
+    on_change: Option<Callback<Vec<StoredMessage>>>,
+}
+
+impl Chat {
+    pub fn new(
+        api_base: &str,
+        initial: Vec<StoredMessage>,
+        on_change: Option<Callback<Vec<StoredMessage>>>,
+    ) -> Self {
+        Self {
+            api_base: api_base.trim_end_matches('/').into(),
+            messages: ArcRwSignal::new(initial.into_iter().map(Message::restore).collect()),
+            route: ArcRwSignal::new(None),
+            streaming: ArcRwSignal::new(false),
+            abort: StoredValue::new_local(None),
+            on_change,
+        }
+    }
+
+    /// Sends a user message and streams the answer. `false` if busy or `text` is blank.
+    pub fn send(&self, text: &str) -> bool {
+        if self.streaming.get_untracked() || text.trim().is_empty() {
+            return false;
+        }
+        self.messages.update(|messages| {
+            messages.push(Message::new(Role::User, text.to_owned(), Status::Done));
+        });
+        self.answer();
+        true
+    }
+
+    /// Replaces the last answer (failed, stopped or finished) with a new one.
+    pub fn regenerate(&self) {
+        if self.streaming.get_untracked() {
+            return;
+        }
+        self.messages.update(|messages| {
+            if messages.last().is_some_and(|m| m.role == Role::Assistant) {
+                messages.pop();
+            }
+        });
+        self.answer();
+    }
+
+    /// Replaces the user message `id` with `text`, drops everything after it, and resends.
+    pub fn edit(&self, id: u64, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.stop();
+        self.messages.update(|messages| {
+            if let Some(at) = messages.iter().position(|m| m.id == id) {
+                messages.truncate(at);
+            }
+        });
+        self.send(text);
+    }
+
+    /// Aborts the answer in flight, keeping the text received so far.
+    pub fn stop(&self) {
+        let controller = self.abort.try_update_value(Option::take).flatten();
+        let Some((_, controller)) = controller else {
+            return;
+        };
+        controller.abort();
+        if let Some(answer) = self.messages.with_untracked(|m| m.last().cloned()) {
+            if answer.is_streaming() {
+                answer.status.set(Status::Stopped);
+            }
+        }
+        self.streaming.set(false);
+        self.save();
+    }
+
+    /// Whether `id` is the last message, the one Regenerate and Retry act on.
+    pub fn is_last(&self, id: u64) -> bool {
+        self.messages
+            .with(|m| m.last().is_some_and(|last| last.id == id))
+    }
+
+    pub fn snapshot(&self) -> Vec<StoredMessage> {
+        self.messages
+            .with_untracked(|messages| messages.iter().map(Message::snapshot).collect())
+    }
+
+    fn save(&self) {
+        if let Some(on_change) = &self.on_change {
+            on_change.try_run(self.snapshot());
+        }
+    }
+
+    /// Appends an empty answer and streams it from the conversation so far.
+    fn answer(&self) {
+        let request = ChatRequest {
+            messages: self.messages.with_untracked(|messages| {
+                let texts: Vec<(Role, String)> = messages
+                    .iter()
+                    .map(|m| (m.role, m.text.get_untracked()))
+                    .collect();
+                history(texts.iter().map(|(role, text)| (*role, text.as_str())))
+            }),
+            route: self.route.get_untracked(),
+            ..ChatRequest::default()
+        };
+        let answer = Message::pending_answer();
+        self.messages
+            .update(|messages| messages.push(answer.clone()));
+        let Ok(controller) = AbortController::new() else {
+            answer.status.set(Status::Failed(browser_too_old()));
+            return self.save();
+        };
+        let signal = controller.signal();
+        self.abort.set_value(Some((answer.id, controller)));
+        self.streaming.set(true);
+        let chat = self.clone();
+        spawn_local(async move {
+            let mut on_event = |event| answer.apply(event);
+            let result = api::stream_chat(&chat.api_base, &request, &signal, &mut on_event).await;
+            chat.finish(&answer, result);
+        });
+    }
+
+    fn finish(&self, answer: &Message, result: Result<(), ChatError>) {
+        if answer.is_streaming() {
+            answer.status.set(match result {
+                Ok(()) => Status::Done,
+                Err(ChatError::Aborted) => Status::Stopped,
+                Err(ChatError::Failed(failure)) => Status::Failed(failure),
+            });
+        }
+        // Stop (or a view that went away) may already have settled this answer.
+        let current = self
+            .abort
+            .try_with_value(|abort| abort.as_ref().is_some_and(|(id, _)| *id == answer.id));
+        if current == Some(true) {
+            self.abort.set_value(None);
+            self.streaming.set(false);
+            self.save();
+        }
+    }
+}
+
+fn browser_too_old() -> Failure {
+    Failure {
+        message: "This browser cannot cancel requests (no AbortController).".into(),
+        retryable: false,
+        retry_after_secs: None,
+    }
+}

@@ -1,0 +1,104 @@
+//! `ChatPanel`: a whole chat (route picker, conversation, composer) against one API base URL.
+//! It knows nothing of where conversations are kept; it reports changes through `on_change`.
+
+use super::{composer::Composer, message::MessageView, route_picker::RoutePicker};
+use crate::{api, chat::Chat, state::StoredMessage};
+use leptos::{ev::KeyboardEvent, html::Div, prelude::*, task::spawn_local};
+use web_sys::AbortController;
+
+/// Distance from the bottom (px) within which new text keeps the view scrolled down.
+const STICKY_SCROLL_PX: i32 = 120;
+
+#[component]
+pub fn ChatPanel(
+    /// Origin of the API (`""` for the page's own origin, or `https://chat.example.com`).
+    #[prop(into, optional)]
+    api_base: String,
+    /// Messages to start with, e.g. a saved conversation.
+    #[prop(optional)]
+    initial: Vec<StoredMessage>,
+    /// Called with every message whenever a turn ends, is stopped or is edited.
+    #[prop(into, optional)]
+    on_change: Option<Callback<Vec<StoredMessage>>>,
+    /// Offer the routes of `GET /api/routes`.
+    #[prop(default = true)]
+    route_picker: bool,
+) -> impl IntoView {
+    let chat = Chat::new(&api_base, initial, on_change);
+    on_cleanup({
+        let chat = chat.clone();
+        move || chat.stop()
+    });
+    let routes = ArcRwSignal::new(None);
+    if route_picker {
+        load_routes(api_base, routes.clone());
+    }
+    let log = NodeRef::<Div>::new();
+    let messages = chat.messages.clone();
+    Effect::new(move |_| {
+        // Follow the newest text, unless the reader has scrolled up.
+        messages.with(|m| m.last().map(|last| last.text.track()));
+        if let Some(log) = log.get() {
+            let distance = log.scroll_height() - log.scroll_top() - log.client_height();
+            if distance < STICKY_SCROLL_PX {
+                log.set_scroll_top(log.scroll_height());
+            }
+        }
+    });
+    // Escape stops the answer wherever focus is (the Stop button itself may have had it).
+    let escape = window_event_listener(leptos::ev::keydown, {
+        let chat = chat.clone();
+        move |event: KeyboardEvent| {
+            if event.key() == "Escape" {
+                chat.stop();
+            }
+        }
+    });
+    on_cleanup(move || escape.remove());
+    let (list, each_chat) = (chat.messages.clone(), chat.clone());
+    let empty = chat.messages.clone();
+    view! {
+        <section class="chat-panel" aria-label="Chat">
+            {route_picker
+                .then(|| {
+                    view! {
+                        <header class="chat-head">
+                            <RoutePicker routes selected=chat.route.clone() />
+                        </header>
+                    }
+                })}
+            <div class="conversation" node_ref=log role="log" aria-live="polite" aria-label="Conversation">
+                <Show when=move || empty.with(Vec::is_empty)>
+                    <p class="empty">"Ask a question to start."</p>
+                </Show>
+                <For
+                    each=move || list.get()
+                    key=|message| message.id
+                    children=move |message| view! { <MessageView message chat=each_chat.clone() /> }
+                />
+            </div>
+            <Composer chat />
+        </section>
+    }
+}
+
+/// Fetches the route list into `routes`; the request is aborted if the panel goes away.
+fn load_routes(api_base: String, routes: ArcRwSignal<Option<shared::routes::RoutesResponse>>) {
+    let Ok(controller) = AbortController::new() else {
+        return;
+    };
+    let signal = controller.signal();
+    let controller = StoredValue::new_local(controller);
+    on_cleanup(move || {
+        controller.try_with_value(AbortController::abort);
+    });
+    spawn_local(async move {
+        match api::fetch_routes(api_base.trim_end_matches('/'), &signal).await {
+            Ok(list) => routes.set(Some(list)),
+            Err(error) if !signal.aborted() => {
+                web_sys::console::warn_1(&format!("route list unavailable: {error}").into());
+            }
+            Err(_) => {}
+        }
+    });
+}

@@ -1,214 +1,715 @@
-//! The chat pipeline: one Bedrock call per request, signed and timed, re-streamed as
-//! [`StreamEvent`]s as frames arrive (`chat_stream`) or answered whole (`chat_once`).
+//! The answer pipeline, with routing and resilience: a [`Plan`] (the route, chosen by content
+//! for `auto`; its chain ordered by live health, open circuits left out) made before the first
+//! byte, then attempts along the chain through [`upstream::open`]: retries with backoff on the
+//! same target, fallback down the chain, the route's last resort when every target is down.
+//! Streams (`chat_stream`, `invoke_stream`) re-send the answer as [`StreamEvent`]s as it
+//! arrives; whole answers (`chat_once`, `invoke_once`) go through the same steps.
 //!
-//! A stream is `meta`, any number of `delta`, then exactly one `done` or `error`.
+//! A stream is `meta`, any `fallback` events, `delta`s, then exactly one `done` or `error`.
+//! Retries and fallbacks happen only before the first `delta`: after it, a failure ends the
+//! stream with `error`. Every request writes one log line and reports each target's outcome
+//! to the shared health state (deferred by the platform, never delaying the client).
 
 use crate::{
     bedrock_error::{BedrockError, BedrockErrorKind},
-    config::Target,
-    converse::{
-        build_body, parse_converse_response, ConverseAnswer, ConverseStreamDecoder, UpstreamEvent,
-    },
-    model_id,
-    platform::{ByteStream, Platform, UpstreamRequest, UpstreamResponse},
+    circuit::counts_against_target,
+    classifier::{classify, Tier},
+    config::{Config, LastResort, Resolved, Target, Timeouts},
+    health::{self, HealthQuery, HealthRecord, HealthReport, Outcome},
+    invoke::NativeFormat,
+    platform::Platform,
     request_log::{LogLine, RequestLog},
+    retry::{next_step, Deadline, Failure, Next, RetryPolicy},
     settings::Settings,
-    signing::sign,
+    upstream::{self, CallOptions, NativeBody, Operation, UpstreamEvent},
     validate::{DEFAULT_MAX_TOKENS, MAX_TOKENS},
 };
 use async_stream::stream;
-use futures::{
-    future::{select, Either},
-    Stream, StreamExt,
+use futures::{Stream, StreamExt};
+use shared::{
+    ChatRequest, ChatResponse, Delta, Done, Fallback, Meta, StreamError, StreamEvent, Usage,
 };
-use shared::{ChatRequest, ChatResponse, Delta, Done, Meta, StreamError, StreamEvent, Usage};
-use std::{future::Future, pin::pin, rc::Rc};
+use std::{pin::pin, rc::Rc};
 
-/// Most of an error response body that is read.
-const MAX_ERROR_BODY_BYTES: usize = 64 * 1024;
-/// Most of a whole Converse answer that is read (8192 tokens is far less).
-const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
+/// What every answer needs to know about its request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestContext {
+    pub request_id: String,
+    /// The API path, for the log line (`/api/chat`, `/api/generate`, ...).
+    pub path: String,
+    /// When the request reached the edge.
+    pub started_ms: u64,
+    /// Trace headers passed on to Bedrock, unsigned (`traceparent`, `X-Amzn-Trace-Id`).
+    pub trace: Vec<(String, String)>,
+}
 
-/// Streams the answer to `request` on route `route_name`. `started_ms` is when the request
-/// reached the edge, for `latency_ms` and `first_token_ms`. Dropping the stream drops the
-/// upstream response (the host aborts the fetch) and logs the request as `client_closed`.
+impl RequestContext {
+    pub fn new(request_id: impl Into<String>, started_ms: u64) -> Self {
+        Self {
+            request_id: request_id.into(),
+            path: "/api/chat".into(),
+            started_ms,
+            trace: Vec::new(),
+        }
+    }
+}
+
+/// A whole answer and the time spent upstream (for `Server-Timing`).
+#[derive(Debug)]
+pub struct Once<T> {
+    pub result: Result<T, BedrockError>,
+    pub upstream_ms: u64,
+}
+
+/// The route that answers a request, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// A route with a chain of targets.
+    pub route: String,
+    /// The auto route's tier, when it chose.
+    pub tier: Option<Tier>,
+    /// Why, when the edge chose (the auto route).
+    pub reason: Option<String>,
+}
+
+impl Choice {
+    /// A chain route, named.
+    pub fn route(name: impl Into<String>) -> Self {
+        Self {
+            route: name.into(),
+            tier: None,
+            reason: None,
+        }
+    }
+}
+
+/// Resolves the route a request names (the default when `None`); the auto route classifies
+/// `request`. `Err` is the client's mistake, naming the available routes.
+pub fn choose_route(
+    config: &Config,
+    name: Option<&str>,
+    request: &ChatRequest,
+) -> Result<Choice, String> {
+    match config.resolve(name)? {
+        Resolved::Chain(route, chain) if chain.async_invoke.is_some() => Err(format!(
+            "{route:?} runs as a Bedrock async invocation: submit it with POST /api/jobs"
+        )),
+        Resolved::Chain(route, _) => Ok(Choice {
+            route: route.to_owned(),
+            tier: None,
+            reason: None,
+        }),
+        Resolved::Auto(auto) => {
+            let classification = classify(request, &auto.thresholds);
+            let route = auto.route_for(classification.tier).to_owned();
+            Ok(Choice {
+                reason: Some(format!(
+                    "{}: {route} for {}",
+                    auto.name, classification.reason
+                )),
+                route,
+                tier: Some(classification.tier),
+            })
+        }
+    }
+}
+
+/// Streams the answer to `request` on `choice` (ConverseStream). Dropping the stream drops
+/// the upstream response (the host aborts the fetch) and logs the request as `client_closed`.
 pub fn chat_stream<P: Platform>(
     platform: P,
     settings: Rc<Settings>,
-    request_id: String,
-    route_name: String,
+    context: RequestContext,
+    choice: Choice,
     request: ChatRequest,
-    started_ms: u64,
 ) -> impl Stream<Item = StreamEvent> {
-    stream! {
-        let mut log = RequestLog::new(
-            platform.clone(),
-            chat_log_line(&request_id, &route_name, true),
-            started_ms,
-        );
-        let target = match find_target(&settings, &route_name) {
-            Ok(target) => target,
-            Err(error) => {
-                yield fail(&mut log, &error);
-                return;
-            }
-        };
-        log.line.model = Some(target.model.clone());
-        log.line.region = Some(target.region.clone());
-        yield StreamEvent::Meta(Meta {
-            request_id: request_id.clone(),
-            route: route_name.clone(),
-            model: target.model.clone(),
-            region: target.region.clone(),
-            reason: None,
-        });
-        let sent = call(&platform, &settings, &target, "converse-stream", &request, &mut log.line);
-        let mut body = match sent.await {
-            Ok(response) => response.body,
-            Err(error) => {
-                yield fail(&mut log, &error);
-                return;
-            }
-        };
-        let idle_ms = settings.idle_timeout_ms;
-        let mut decoder = ConverseStreamDecoder::new();
-        let mut stop_reason: Option<String> = None;
-        let mut usage: Option<Usage> = None;
-        let mut first_token_ms: Option<u64> = None;
-        let outcome = 'read: loop {
-            if let (Some(reason), Some(usage)) = (&stop_reason, usage) {
-                // `metadata` is the last event: no need to wait for the connection to close.
-                break Ok((reason.clone(), usage));
-            }
-            let chunk = match next_chunk(&platform, idle_ms, &mut body, BedrockErrorKind::Truncated)
-                .await
-            {
-                Ok(Some(chunk)) => chunk,
-                // `finish` is `Ok` only after `messageStop`; `metadata` may be missing.
-                Ok(None) => break decoder.finish().map(|()| {
-                    (stop_reason.clone().unwrap_or_default(), usage.unwrap_or_default())
-                }),
-                Err(error) => break Err(error),
-            };
-            for event in decoder.push(&chunk) {
-                match event {
-                    UpstreamEvent::Text(text) => {
-                        first_token_ms
-                            .get_or_insert_with(|| platform.now_ms().saturating_sub(started_ms));
-                        yield StreamEvent::Delta(Delta { text });
-                    }
-                    UpstreamEvent::Stop { reason } => stop_reason = Some(reason),
-                    UpstreamEvent::Usage { input, output } => {
-                        usage = Some(Usage { input_tokens: input, output_tokens: output });
-                    }
-                    UpstreamEvent::Error(error) => break 'read Err(error),
-                }
-            }
-        };
-        log.line.first_token_ms = first_token_ms;
-        match outcome {
-            Ok((stop_reason, usage)) => {
-                record_usage(&mut log.line, usage);
-                log.write("ok");
-                yield StreamEvent::Done(Done {
-                    stop_reason,
-                    usage,
-                    latency_ms: log.line.latency_ms,
-                    first_token_ms,
-                });
-            }
-            Err(error) => yield fail(&mut log, &error),
-        }
-    }
+    let line = log_line(&context, context.path.clone(), &choice, true);
+    let candidates = chat_candidates(&settings, &choice.route, &request, true);
+    let steps = run(platform, settings, context, choice, candidates, line);
+    steps.filter_map(|step| futures::future::ready(step.into_event()))
 }
 
-/// Answers `request` whole, through the non-streaming Converse operation, with the same
-/// timeouts: the first byte, then each body chunk.
+/// Answers `request` whole (Converse), with the same plan, retries and fallbacks.
 pub async fn chat_once<P: Platform>(
     platform: P,
     settings: Rc<Settings>,
-    request_id: String,
-    route_name: String,
+    context: RequestContext,
+    choice: Choice,
     request: ChatRequest,
-    started_ms: u64,
-) -> Result<ChatResponse, BedrockError> {
-    let mut log = RequestLog::new(
-        platform.clone(),
-        chat_log_line(&request_id, &route_name, false),
-        started_ms,
-    );
-    let result: Result<(Target, ConverseAnswer), BedrockError> = async {
-        let target = find_target(&settings, &route_name)?;
-        log.line.model = Some(target.model.clone());
-        log.line.region = Some(target.region.clone());
-        let response = call(
-            &platform,
-            &settings,
-            &target,
-            "converse",
-            &request,
-            &mut log.line,
-        )
-        .await?;
-        let body = read_body(
-            &platform,
-            settings.idle_timeout_ms,
-            response.body,
-            MAX_ANSWER_BYTES,
-        )
-        .await?;
-        Ok((target, parse_converse_response(&body)?))
-    }
-    .await;
-    match result {
-        Ok((target, answer)) => {
-            record_usage(&mut log.line, answer.usage);
-            log.line.status = Some(200);
-            log.write("ok");
-            Ok(ChatResponse {
-                request_id,
-                route: route_name,
-                model: target.model,
-                region: target.region,
-                text: answer.text,
-                stop_reason: answer.stop_reason,
-                usage: answer.usage,
-                latency_ms: log.line.latency_ms,
-            })
-        }
-        Err(error) => {
-            log.line.status = Some(error.http_status());
-            record_error(&mut log.line, &error);
-            log.write("error");
-            Err(error)
-        }
+) -> Once<ChatResponse> {
+    let line = log_line(&context, context.path.clone(), &choice, false);
+    let candidates = chat_candidates(&settings, &choice.route, &request, false);
+    let request_id = context.request_id.clone();
+    let route = choice.route.clone();
+    let whole = collect(run(platform, settings, context, choice, candidates, line)).await;
+    Once {
+        upstream_ms: whole.upstream_ms,
+        result: whole.result.map(|done| ChatResponse {
+            request_id,
+            route,
+            model: whole.model,
+            region: whole.region,
+            text: whole.text,
+            stop_reason: done.stop_reason,
+            usage: done.usage,
+            latency_ms: done.latency_ms,
+            last_resort: done.last_resort,
+        }),
     }
 }
 
-fn chat_log_line(request_id: &str, route_name: &str, stream: bool) -> LogLine {
+/// Streams the answer to a checked native `body` (InvokeModelWithResponseStream), as the same
+/// events as [`chat_stream`]. The chain keeps the targets that take the body's format.
+pub fn invoke_stream<P: Platform>(
+    platform: P,
+    settings: Rc<Settings>,
+    context: RequestContext,
+    route: String,
+    raw_body: Vec<u8>,
+) -> impl Stream<Item = StreamEvent> {
+    let choice = Choice::route(route);
+    let line = log_line(&context, invoke_path(&choice.route), &choice, true);
+    let candidates = invoke_candidates(&settings, &choice.route, &raw_body, true);
+    let steps = run(platform, settings, context, choice, candidates, line);
+    steps.filter_map(|step| futures::future::ready(step.into_event()))
+}
+
+/// Answers a checked native `body` whole (InvokeModel): the model's own body. A last resort
+/// has no native form: it answers as an error.
+pub async fn invoke_once<P: Platform>(
+    platform: P,
+    settings: Rc<Settings>,
+    context: RequestContext,
+    route: String,
+    raw_body: Vec<u8>,
+) -> Once<NativeBody> {
+    let choice = Choice::route(route);
+    let line = log_line(&context, invoke_path(&choice.route), &choice, false);
+    let candidates = invoke_candidates(&settings, &choice.route, &raw_body, false);
+    let whole = collect(run(platform, settings, context, choice, candidates, line)).await;
+    let native = whole.native;
+    Once {
+        upstream_ms: whole.upstream_ms,
+        result: whole.result.and_then(|_| {
+            native.ok_or_else(|| {
+                BedrockError::new(
+                    BedrockErrorKind::ServiceUnavailable,
+                    "no target answered (the last resort has no native body)",
+                )
+            })
+        }),
+    }
+}
+
+fn invoke_path(route_name: &str) -> String {
+    format!("/api/invoke/{route_name}")
+}
+
+fn log_line(context: &RequestContext, path: String, choice: &Choice, stream: bool) -> LogLine {
     LogLine {
-        request_id: request_id.to_owned(),
+        request_id: context.request_id.clone(),
         method: "POST".into(),
-        path: "/api/chat".into(),
+        path,
         status: Some(200),
         stream: Some(stream),
-        route: Some(route_name.to_owned()),
+        route: Some(choice.route.clone()),
+        tier: choice.tier.map(Tier::as_str),
         ..LogLine::default()
     }
 }
 
-fn find_target(settings: &Settings, route_name: &str) -> Result<Target, BedrockError> {
-    settings
-        .config
-        .routes
-        .get(route_name)
-        .map(|route| route.target.clone())
-        .ok_or_else(|| {
-            BedrockError::new(
-                BedrockErrorKind::EdgeMisconfigured,
-                format!("no route named {route_name:?}"),
-            )
+/// One target of a chain and the call it gets.
+struct Candidate {
+    target: Target,
+    operation: Operation,
+}
+
+/// The chat request as `target` gets it: `max_tokens` within the target's cap, the target's
+/// temperature when the request sets none.
+fn for_target(request: &ChatRequest, target: &Target) -> ChatRequest {
+    let cap = target.max_tokens.unwrap_or(MAX_TOKENS).min(MAX_TOKENS);
+    ChatRequest {
+        max_tokens: Some(request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).min(cap)),
+        temperature: request.temperature.or(target.temperature),
+        ..request.clone()
+    }
+}
+
+fn chat_candidates(
+    settings: &Settings,
+    route: &str,
+    request: &ChatRequest,
+    stream: bool,
+) -> Vec<Candidate> {
+    let Some(route) = settings.config.routes.get(route) else {
+        return Vec::new();
+    };
+    route
+        .targets
+        .iter()
+        .map(|target| {
+            let request = for_target(request, target);
+            Candidate {
+                target: target.clone(),
+                operation: if stream {
+                    Operation::ConverseStream(request)
+                } else {
+                    Operation::Converse(request)
+                },
+            }
         })
+        .collect()
+}
+
+/// The targets of `route` that take `raw_body` in the primary's native format, each with the
+/// body as checked for its model. The app checked it against the primary already.
+fn invoke_candidates(
+    settings: &Settings,
+    route: &str,
+    raw_body: &[u8],
+    stream: bool,
+) -> Vec<Candidate> {
+    let Some(route) = settings.config.routes.get(route) else {
+        return Vec::new();
+    };
+    let mut format: Option<NativeFormat> = None;
+    let mut candidates = Vec::new();
+    for target in &route.targets {
+        let Ok((body, target_format)) = crate::invoke::prepare(&target.model, raw_body) else {
+            continue;
+        };
+        if *format.get_or_insert(target_format) != target_format {
+            continue;
+        }
+        candidates.push(Candidate {
+            target: target.clone(),
+            operation: if stream {
+                Operation::InvokeStream {
+                    body,
+                    format: target_format,
+                }
+            } else {
+                Operation::Invoke {
+                    body,
+                    format: target_format,
+                }
+            },
+        });
+    }
+    candidates
+}
+
+/// What the pipeline produces: the client's events, plus what whole answers need.
+enum Step {
+    Meta(Meta),
+    Fallback(Fallback),
+    Delta(String),
+    Native(NativeBody),
+    Done {
+        done: Done,
+        upstream_ms: u64,
+    },
+    Failed {
+        error: BedrockError,
+        upstream_ms: u64,
+    },
+}
+
+impl Step {
+    fn into_event(self) -> Option<StreamEvent> {
+        Some(match self {
+            Self::Meta(meta) => StreamEvent::Meta(meta),
+            Self::Fallback(fallback) => StreamEvent::Fallback(fallback),
+            Self::Delta(text) => StreamEvent::Delta(Delta { text }),
+            Self::Native(_) => return None,
+            Self::Done { done, .. } => StreamEvent::Done(done),
+            Self::Failed { error, .. } => StreamEvent::Error(StreamError {
+                code: error.code(),
+                message: error.client_message(),
+                retryable: error.retryable(),
+            }),
+        })
+    }
+}
+
+/// A whole answer, collected from the steps.
+struct Collected {
+    model: String,
+    region: String,
+    text: String,
+    native: Option<NativeBody>,
+    upstream_ms: u64,
+    result: Result<Done, BedrockError>,
+}
+
+async fn collect(steps: impl Stream<Item = Step>) -> Collected {
+    let mut steps = pin!(steps);
+    let mut whole = Collected {
+        model: String::new(),
+        region: String::new(),
+        text: String::new(),
+        native: None,
+        upstream_ms: 0,
+        result: Err(BedrockError::new(
+            BedrockErrorKind::EdgeMisconfigured,
+            "the pipeline ended without an outcome",
+        )),
+    };
+    while let Some(step) = steps.next().await {
+        match step {
+            Step::Meta(meta) => (whole.model, whole.region) = (meta.model, meta.region),
+            Step::Fallback(fallback) => {
+                (whole.model, whole.region) = (fallback.model, fallback.region);
+            }
+            Step::Delta(text) => whole.text.push_str(&text),
+            Step::Native(native) => whole.native = Some(native),
+            Step::Done { done, upstream_ms } => {
+                whole.upstream_ms = upstream_ms;
+                whole.result = Ok(done);
+            }
+            Step::Failed { error, upstream_ms } => {
+                whole.upstream_ms = upstream_ms;
+                whole.result = Err(error);
+            }
+        }
+    }
+    whole
+}
+
+/// The chain in the order to try, decided before the first byte.
+struct Plan {
+    candidates: Vec<Candidate>,
+    /// Keys left out because their circuit is open.
+    skipped: Vec<String>,
+    /// Why the order differs from the configured one, if it does.
+    reason: Option<String>,
+}
+
+/// Orders `candidates` by the shared health (one round trip), leaving out open circuits.
+async fn plan<P: Platform>(platform: &P, config: &Config, candidates: Vec<Candidate>) -> Plan {
+    let targets: Vec<Target> = candidates.iter().map(|c| c.target.clone()).collect();
+    let views = platform
+        .health_load(HealthQuery {
+            keys: targets.iter().map(Target::key).collect(),
+            circuit: config.circuit,
+            claim_probes: true,
+        })
+        .await;
+    let ordered = health::order(&targets, &views, &config.routing);
+    let mut notes = Vec::new();
+    if !ordered.skipped.is_empty() {
+        notes.push(format!("circuit open: {}", ordered.skipped.join(", ")));
+    }
+    let reordered = ordered
+        .targets
+        .iter()
+        .enumerate()
+        .any(|(i, p)| p.index != i);
+    if reordered && ordered.skipped.is_empty() {
+        notes.push("equivalent targets ordered by live latency and errors".into());
+    }
+    let probes: Vec<&str> = ordered
+        .targets
+        .iter()
+        .filter(|p| p.probe)
+        .map(|p| p.key.as_str())
+        .collect();
+    if !probes.is_empty() {
+        notes.push(format!("half-open probe: {}", probes.join(", ")));
+    }
+    let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
+    Plan {
+        candidates: ordered
+            .targets
+            .iter()
+            .filter_map(|p| slots.get_mut(p.index).and_then(Option::take))
+            .collect(),
+        skipped: ordered.skipped,
+        reason: (!notes.is_empty()).then(|| notes.join("; ")),
+    }
+}
+
+/// Collects the outcomes of one request and hands them to the platform once, when dropped
+/// (whatever way the request ends, a client going away included).
+struct Reports<P: Platform> {
+    platform: P,
+    record: HealthRecord,
+}
+
+impl<P: Platform> Reports<P> {
+    fn new(platform: P, config: &Config) -> Self {
+        Self {
+            platform,
+            record: HealthRecord {
+                reports: Vec::new(),
+                circuit: config.circuit,
+                ewma_alpha: config.routing.ewma_alpha,
+            },
+        }
+    }
+
+    fn add(&mut self, target: &Target, outcome: Outcome) {
+        self.record.reports.push(HealthReport {
+            key: target.key(),
+            outcome,
+        });
+    }
+}
+
+impl<P: Platform> Drop for Reports<P> {
+    fn drop(&mut self) {
+        if !self.record.reports.is_empty() {
+            let record = HealthRecord {
+                reports: std::mem::take(&mut self.record.reports),
+                ..self.record.clone()
+            };
+            self.platform.health_record(record);
+        }
+    }
+}
+
+/// A short, safe reason for a `fallback` event: the error's kind (`throttling`,
+/// `first_byte_timeout`, ...).
+fn fallback_reason(error: &BedrockError) -> String {
+    error.kind.as_str().to_owned()
+}
+
+/// The pipeline: plan, `meta`, attempts along the chain, then exactly one of `Done` and
+/// `Failed`; `Native` before `Done` for InvokeModel.
+fn run<P: Platform>(
+    platform: P,
+    settings: Rc<Settings>,
+    context: RequestContext,
+    choice: Choice,
+    candidates: Vec<Candidate>,
+    line: LogLine,
+) -> impl Stream<Item = Step> {
+    stream! {
+        let started_ms = context.started_ms;
+        let mut log = RequestLog::new(platform.clone(), line, started_ms);
+        let config = &settings.config;
+        let Some(route) = config.routes.get(&choice.route) else {
+            let error = BedrockError::new(
+                BedrockErrorKind::EdgeMisconfigured,
+                format!("no route named {:?}", choice.route),
+            );
+            fail(&mut log, &error);
+            yield Step::Failed { error, upstream_ms: 0 };
+            return;
+        };
+        let Some(configured_first) = candidates.first().map(|c| c.target.clone()) else {
+            let error = BedrockError::new(
+                BedrockErrorKind::Validation,
+                "no target of the route takes this body",
+            );
+            fail(&mut log, &error);
+            yield Step::Failed { error, upstream_ms: 0 };
+            return;
+        };
+        let retry: RetryPolicy = route.retry;
+        let timeouts: Timeouts = route.timeouts;
+        let last_resort: Option<LastResort> = route.last_resort.clone();
+        let mut reports = Reports::new(platform.clone(), config);
+        let plan = plan(&platform, config, candidates).await;
+        log.line.circuit_open = plan.skipped.clone();
+        let first = plan
+            .candidates
+            .first()
+            .map_or(configured_first, |c| c.target.clone());
+        log.line.model = Some(first.model.clone());
+        log.line.region = Some(first.region.clone());
+        let reason = match (&choice.reason, &plan.reason) {
+            (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+            (a, b) => a.clone().or_else(|| b.clone()),
+        };
+        yield Step::Meta(Meta {
+            request_id: context.request_id.clone(),
+            route: choice.route.clone(),
+            model: first.model.clone(),
+            region: first.region.clone(),
+            reason,
+        });
+
+        let deadline = Deadline::new(started_ms, &retry);
+        let mut upstream_ms = 0u64;
+        let mut last_error: Option<BedrockError> = None;
+        let mut previous = first.key();
+        let mut why = "circuit open".to_owned();
+        let mut stopped = false;
+        'chain: for (position, candidate) in plan.candidates.iter().enumerate() {
+            let target = &candidate.target;
+            if position > 0 {
+                log.line.fallbacks += 1;
+                log.line.model = Some(target.model.clone());
+                log.line.region = Some(target.region.clone());
+                yield Step::Fallback(Fallback {
+                    from: previous.clone(),
+                    to: target.key(),
+                    reason: why.clone(),
+                    model: target.model.clone(),
+                    region: target.region.clone(),
+                });
+            }
+            previous = target.key();
+            log.line.targets_tried.push(target.key());
+            let mut attempts = 0u32;
+            loop {
+                let remaining = deadline.remaining(platform.now_ms());
+                if remaining == 0 {
+                    last_error = Some(BedrockError::new(
+                        BedrockErrorKind::FirstByteTimeout,
+                        format!("no answer started within the {} ms deadline", retry.deadline_ms),
+                    ));
+                    break 'chain;
+                }
+                attempts += 1;
+                log.line.attempts += 1;
+                let call = CallOptions {
+                    timeouts: Timeouts {
+                        first_byte_ms: timeouts.first_byte_ms.min(remaining),
+                        idle_ms: timeouts.idle_ms,
+                    },
+                    trace: &context.trace,
+                };
+                let sent_ms = platform.now_ms();
+                let opened = upstream::open(
+                    &platform,
+                    &settings,
+                    target,
+                    &candidate.operation,
+                    &call,
+                    &mut log.line,
+                )
+                .await;
+                let error = match opened {
+                    Err(error) => error,
+                    Ok(mut events) => {
+                        let mut stop_reason = String::new();
+                        let mut usage = Usage::default();
+                        let mut first_token_ms: Option<u64> = None;
+                        let mut failure: Option<BedrockError> = None;
+                        while let Some(event) = events.next().await {
+                            match event {
+                                UpstreamEvent::Text(text) => {
+                                    if first_token_ms.is_none() {
+                                        // The answer has started: no retry or fallback now.
+                                        let now = platform.now_ms();
+                                        first_token_ms = Some(now.saturating_sub(started_ms));
+                                        let ttft = now.saturating_sub(sent_ms);
+                                        reports.add(target, Outcome::Success { ttft_ms: Some(ttft) });
+                                    }
+                                    yield Step::Delta(text);
+                                }
+                                UpstreamEvent::Stop { reason } => stop_reason = reason,
+                                UpstreamEvent::Usage { input, output } => {
+                                    usage = Usage { input_tokens: input, output_tokens: output };
+                                }
+                                UpstreamEvent::Error(error) => {
+                                    failure = Some(error);
+                                    break;
+                                }
+                            }
+                        }
+                        let spent = platform.now_ms().saturating_sub(sent_ms);
+                        log.line.first_token_ms = first_token_ms;
+                        match failure {
+                            None => {
+                                upstream_ms += spent;
+                                log.line.upstream_ms = Some(upstream_ms);
+                                if first_token_ms.is_none() {
+                                    reports.add(target, Outcome::Success { ttft_ms: None });
+                                }
+                                if let Some(native) = events.take_native() {
+                                    yield Step::Native(native);
+                                }
+                                record_usage(&mut log.line, usage);
+                                log.write("ok");
+                                yield Step::Done {
+                                    done: Done {
+                                        stop_reason,
+                                        usage,
+                                        latency_ms: log.line.latency_ms,
+                                        first_token_ms,
+                                        last_resort: None,
+                                    },
+                                    upstream_ms,
+                                };
+                                return;
+                            }
+                            Some(error) if first_token_ms.is_some() => {
+                                upstream_ms += spent;
+                                log.line.upstream_ms = Some(upstream_ms);
+                                if counts_against_target(error.kind) {
+                                    reports.add(target, Outcome::Failure);
+                                }
+                                fail(&mut log, &error);
+                                yield Step::Failed { error, upstream_ms };
+                                return;
+                            }
+                            Some(error) => error,
+                        }
+                    }
+                };
+                let now = platform.now_ms();
+                upstream_ms += now.saturating_sub(sent_ms);
+                if counts_against_target(error.kind) {
+                    reports.add(target, Outcome::Failure);
+                }
+                let failure = Failure::of(&error, log.line.upstream_retry_after_ms.take());
+                let next = next_step(&retry, failure, attempts, now, deadline, platform.random_u64());
+                why = fallback_reason(&error);
+                last_error = Some(error);
+                match next {
+                    Next::Retry { delay_ms } => platform.sleep(delay_ms).await,
+                    Next::NextTarget => continue 'chain,
+                    Next::Stop => {
+                        stopped = true;
+                        break 'chain;
+                    }
+                }
+            }
+        }
+
+        // Every target failed, was skipped, or the error is final.
+        log.line.upstream_ms = Some(upstream_ms);
+        if !stopped {
+            if let Some(last_resort) = &last_resort {
+                log.line.fallbacks += 1;
+                log.line.last_resort = Some(last_resort.kind());
+                if let Some(error) = &last_error {
+                    record_error(&mut log.line, error);
+                }
+                yield Step::Fallback(Fallback {
+                    from: previous.clone(),
+                    to: "last_resort".into(),
+                    reason: why.clone(),
+                    model: String::new(),
+                    region: String::new(),
+                });
+                yield Step::Delta(last_resort.text().to_owned());
+                log.write("last_resort");
+                yield Step::Done {
+                    done: Done {
+                        stop_reason: "last_resort".into(),
+                        usage: Usage::default(),
+                        latency_ms: log.line.latency_ms,
+                        first_token_ms: None,
+                        last_resort: Some(last_resort.kind().into()),
+                    },
+                    upstream_ms,
+                };
+                return;
+            }
+        }
+        let error = last_error.unwrap_or_else(|| {
+            BedrockError::new(
+                BedrockErrorKind::ServiceUnavailable,
+                "every target's circuit is open",
+            )
+        });
+        fail(&mut log, &error);
+        yield Step::Failed { error, upstream_ms };
+    }
 }
 
 fn record_usage(line: &mut LogLine, usage: Usage) {
@@ -221,133 +722,13 @@ fn record_error(line: &mut LogLine, error: &BedrockError) {
     line.set_detail(error.loggable_message());
 }
 
-/// Logs the failure and turns it into the stream's terminal `error` event.
-fn fail<P: Platform>(log: &mut RequestLog<P>, error: &BedrockError) -> StreamEvent {
+/// Logs the failure (the whole answer's status is the error's).
+fn fail<P: Platform>(log: &mut RequestLog<P>, error: &BedrockError) {
     record_error(&mut log.line, error);
+    if log.line.stream == Some(false) {
+        log.line.status = Some(error.http_status());
+    }
     log.write("error");
-    StreamEvent::Error(StreamError {
-        code: error.code(),
-        message: error.client_message(),
-        retryable: error.retryable(),
-    })
-}
-
-/// `None` when `ms` passes before `future` completes.
-async fn with_timeout<P: Platform, T>(
-    platform: &P,
-    ms: u64,
-    future: impl Future<Output = T>,
-) -> Option<T> {
-    match select(pin!(future), pin!(platform.sleep(ms))).await {
-        Either::Left((value, _)) => Some(value),
-        Either::Right(_) => None,
-    }
-}
-
-/// Builds, signs and sends `POST {base}/model/{id}/{operation}`; a 200 response, or the error
-/// the response (or its absence) means.
-async fn call<P: Platform>(
-    platform: &P,
-    settings: &Settings,
-    target: &Target,
-    operation: &str,
-    request: &ChatRequest,
-    line: &mut LogLine,
-) -> Result<UpstreamResponse, BedrockError> {
-    let mut upstream = UpstreamRequest {
-        method: "POST",
-        url: format!(
-            "{}/model/{}/{operation}",
-            settings.base_url(&target.region),
-            model_id::encode(&target.model)
-        ),
-        // `host` is signed too, taken from the URL, as the HTTP client will send it.
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: build_body(request, MAX_TOKENS, DEFAULT_MAX_TOKENS),
-    };
-    sign(
-        &mut upstream,
-        &settings.credentials,
-        &target.region,
-        platform.now_ms(),
-    )
-    .map_err(|e| BedrockError::new(BedrockErrorKind::EdgeMisconfigured, e.to_string()))?;
-    let response = with_timeout(
-        platform,
-        settings.first_byte_timeout_ms,
-        platform.send(upstream),
-    )
-    .await
-    .ok_or_else(|| {
-        BedrockError::new(
-            BedrockErrorKind::FirstByteTimeout,
-            format!(
-                "no response headers within {} ms",
-                settings.first_byte_timeout_ms
-            ),
-        )
-    })?
-    .map_err(|e| BedrockError::new(BedrockErrorKind::Transport, e.0))?;
-    line.upstream_status = Some(response.status);
-    line.upstream_request_id = response.header("x-amzn-requestid").map(str::to_owned);
-    if response.status == 200 {
-        return Ok(response);
-    }
-    // An unreadable error body still leaves the status to go by.
-    let body = read_body(
-        platform,
-        settings.idle_timeout_ms,
-        response.body,
-        MAX_ERROR_BODY_BYTES,
-    )
-    .await
-    .unwrap_or_default();
-    Err(BedrockError::from_http(
-        response.status,
-        &response.headers,
-        &body,
-    ))
-}
-
-/// The next body chunk, `None` at the end. `broken` is the kind of error a failed connection
-/// is: a cut-off stream or a transport failure.
-async fn next_chunk<P: Platform>(
-    platform: &P,
-    idle_ms: u64,
-    body: &mut ByteStream,
-    broken: BedrockErrorKind,
-) -> Result<Option<Vec<u8>>, BedrockError> {
-    match with_timeout(platform, idle_ms, body.next()).await {
-        None => Err(BedrockError::new(
-            BedrockErrorKind::IdleTimeout,
-            format!("no data from Bedrock for {idle_ms} ms"),
-        )),
-        Some(None) => Ok(None),
-        Some(Some(Ok(chunk))) => Ok(Some(chunk)),
-        Some(Some(Err(error))) => Err(BedrockError::new(broken, error.0)),
-    }
-}
-
-/// Reads a whole body, at most `limit` bytes, with `idle_ms` allowed between chunks.
-async fn read_body<P: Platform>(
-    platform: &P,
-    idle_ms: u64,
-    mut body: ByteStream,
-    limit: usize,
-) -> Result<Vec<u8>, BedrockError> {
-    let mut bytes = Vec::new();
-    while let Some(chunk) =
-        next_chunk(platform, idle_ms, &mut body, BedrockErrorKind::Transport).await?
-    {
-        if bytes.len() + chunk.len() > limit {
-            return Err(BedrockError::new(
-                BedrockErrorKind::BadFrame,
-                format!("response body over {limit} bytes"),
-            ));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
 }
 
 #[cfg(test)]

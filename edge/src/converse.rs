@@ -1,12 +1,13 @@
-//! The Converse API: the JSON body built from a chat request, an incremental decoder turning
-//! ConverseStream's event stream into text, stop and usage events, and the parser of a whole
-//! (non-streamed) Converse answer.
+//! The Converse API: the JSON body built from a chat request, the mapping of ConverseStream's
+//! events to text, stop and usage events, and the parser of a whole (non-streamed) answer.
 
 use crate::{
-    bedrock_error::{BedrockError, BedrockErrorKind},
-    eventstream::{Frame, FrameDecoder},
+    bedrock_error::BedrockError,
+    eventstream::Frame,
+    upstream_decode::{from_value, json, EventMapper, StreamDecoder, UpstreamEvent},
 };
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use shared::{ChatRequest, Role, Usage};
 
 #[derive(Serialize)]
@@ -68,21 +69,6 @@ pub fn build_body(request: &ChatRequest, max_tokens_cap: u32, default_max_tokens
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// What the edge takes from Bedrock's answer stream.
-#[derive(Debug, Clone, PartialEq)]
-pub enum UpstreamEvent {
-    Text(String),
-    Stop {
-        reason: String,
-    },
-    Usage {
-        input: u32,
-        output: u32,
-    },
-    /// The stream failed; nothing follows.
-    Error(BedrockError),
-}
-
 #[derive(Deserialize)]
 struct BlockDelta {
     delta: DeltaBody,
@@ -112,113 +98,90 @@ struct TokenUsage {
     output_tokens: u32,
 }
 
-/// Incremental ConverseStream decoder: [`push`](Self::push) body chunks as they arrive, then
-/// [`finish`](Self::finish) at the end of the body. Unknown events and JSON keys (the `"p"`
-/// padding) are ignored; after an error nothing more is reported.
+/// ConverseStream's events (`contentBlockDelta`, `messageStop`, `metadata`; others are
+/// skipped), also the inner events of Amazon Nova's invoke stream, which has the same shapes.
 #[derive(Debug, Default)]
-pub struct ConverseStreamDecoder {
-    frames: FrameDecoder,
+pub struct ConverseEvents {
     stopped: bool,
-    failed: bool,
 }
 
-impl ConverseStreamDecoder {
-    pub fn new() -> Self {
-        Self::default()
+impl ConverseEvents {
+    /// The ConverseStream decoder.
+    pub fn decoder() -> StreamDecoder {
+        StreamDecoder::new(Self::default())
     }
 
-    /// The events completed by `chunk`, in order. An `Error` is always the last one.
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<UpstreamEvent> {
-        let mut events = Vec::new();
-        if self.failed {
-            return events;
-        }
-        self.frames.push(chunk);
-        loop {
-            let result = match self.frames.next_frame() {
-                Ok(Some(frame)) => self.on_frame(&frame),
-                Ok(None) => break,
-                Err(error) => Err(BedrockError::new(
-                    BedrockErrorKind::BadFrame,
-                    error.to_string(),
-                )),
-            };
-            match result {
-                Ok(Some(event)) => events.push(event),
-                Ok(None) => {}
-                Err(error) => {
-                    self.failed = true;
-                    events.push(UpstreamEvent::Error(error));
-                    break;
-                }
+    /// Handles the event `name` with its JSON `payload`.
+    pub fn on_named(
+        &mut self,
+        name: &str,
+        payload: Value,
+        out: &mut Vec<UpstreamEvent>,
+    ) -> Result<(), BedrockError> {
+        match name {
+            "contentBlockDelta" => {
+                let text = from_value::<BlockDelta>(name, payload)?.delta.text;
+                out.extend(text.filter(|t| !t.is_empty()).map(UpstreamEvent::Text));
             }
-        }
-        events
-    }
-
-    /// Call once the body has ended: an error if it ended mid-frame or before `messageStop`.
-    /// `Ok` after an error already reported by [`push`](Self::push).
-    pub fn finish(&self) -> Result<(), BedrockError> {
-        if self.failed || (self.stopped && self.frames.finish().is_ok()) {
-            return Ok(());
-        }
-        let problem = if self.frames.finish().is_err() {
-            "the event stream ended in the middle of a frame"
-        } else {
-            "the event stream ended without messageStop"
-        };
-        Err(BedrockError::new(BedrockErrorKind::Truncated, problem))
-    }
-
-    fn on_frame(&mut self, frame: &Frame) -> Result<Option<UpstreamEvent>, BedrockError> {
-        match frame.header(":message-type") {
-            Some("event") => {}
-            Some("exception" | "error") => return Err(BedrockError::from_exception_frame(frame)),
-            _ => return Ok(None),
-        }
-        let event = match frame.header(":event-type") {
-            Some("contentBlockDelta") => payload::<BlockDelta>(frame)?
-                .delta
-                .text
-                .filter(|text| !text.is_empty())
-                .map(UpstreamEvent::Text),
-            Some("messageStop") => {
+            "messageStop" => {
+                let reason = from_value::<MessageStop>(name, payload)?.stop_reason;
                 self.stopped = true;
-                Some(UpstreamEvent::Stop {
-                    reason: payload::<MessageStop>(frame)?.stop_reason,
-                })
+                out.push(UpstreamEvent::Stop { reason });
             }
-            Some("metadata") => {
-                let usage = payload::<Metadata>(frame)?.usage;
-                Some(UpstreamEvent::Usage {
+            "metadata" => {
+                let usage = from_value::<Metadata>(name, payload)?.usage;
+                out.push(UpstreamEvent::Usage {
                     input: usage.input_tokens,
                     output: usage.output_tokens,
-                })
+                });
             }
-            _ => None,
-        };
-        Ok(event)
+            _ => {}
+        }
+        Ok(())
     }
 }
 
-fn payload<'a, T: Deserialize<'a>>(frame: &'a Frame) -> Result<T, BedrockError> {
-    serde_json::from_slice(&frame.payload).map_err(|error| {
-        BedrockError::new(
-            BedrockErrorKind::BadFrame,
-            format!(
-                "{} payload: {error}",
-                frame.header(":event-type").unwrap_or_default()
-            ),
-        )
-    })
+impl EventMapper for ConverseEvents {
+    fn on_event(
+        &mut self,
+        frame: &Frame,
+        out: &mut Vec<UpstreamEvent>,
+    ) -> Result<(), BedrockError> {
+        let name = frame.header(":event-type").unwrap_or_default();
+        let payload: Value = json(name, &frame.payload)?;
+        self.on_named(name, payload, out)
+    }
+
+    fn complete(&self) -> bool {
+        self.stopped
+    }
 }
 
-/// A whole Converse answer.
+/// A whole (non-streamed) answer: Converse's, or the summary of a native InvokeModel body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConverseAnswer {
+pub struct WholeAnswer {
     pub text: String,
     pub stop_reason: String,
     pub usage: Usage,
+}
+
+impl WholeAnswer {
+    /// The answer as the events a stream of it would have given.
+    pub fn into_events(self) -> Vec<UpstreamEvent> {
+        let text = Some(self.text).filter(|t| !t.is_empty());
+        text.map(UpstreamEvent::Text)
+            .into_iter()
+            .chain([
+                UpstreamEvent::Stop {
+                    reason: self.stop_reason,
+                },
+                UpstreamEvent::Usage {
+                    input: self.usage.input_tokens,
+                    output: self.usage.output_tokens,
+                },
+            ])
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -244,15 +207,11 @@ struct ContentBlock {
     text: Option<String>,
 }
 
-/// Parses a 200 Converse body; its text blocks are joined.
-pub fn parse_converse_response(body: &[u8]) -> Result<ConverseAnswer, BedrockError> {
-    let response: ConverseResponse = serde_json::from_slice(body).map_err(|error| {
-        BedrockError::new(
-            BedrockErrorKind::BadFrame,
-            format!("Converse response: {error}"),
-        )
-    })?;
-    Ok(ConverseAnswer {
+/// Parses a 200 Converse body (or Amazon Nova's InvokeModel body, the same without
+/// `metrics`); its text blocks are joined.
+pub fn parse_converse_response(body: &[u8]) -> Result<WholeAnswer, BedrockError> {
+    let response: ConverseResponse = json("Converse response", body)?;
+    Ok(WholeAnswer {
         text: response
             .output
             .message
@@ -271,7 +230,7 @@ pub fn parse_converse_response(body: &[u8]) -> Result<ConverseAnswer, BedrockErr
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::eventstream::encode;
+    use crate::{bedrock_error::BedrockErrorKind, eventstream::encode};
     use shared::ChatMessage;
 
     pub(crate) fn event(kind: &str, json: &str) -> Vec<u8> {
@@ -332,7 +291,7 @@ pub(crate) mod tests {
     }
 
     fn decode_in_chunks(bytes: &[u8], size: usize) -> Vec<UpstreamEvent> {
-        let mut decoder = ConverseStreamDecoder::new();
+        let mut decoder = ConverseEvents::decoder();
         let mut events: Vec<_> = bytes.chunks(size).flat_map(|c| decoder.push(c)).collect();
         if let Err(error) = decoder.finish() {
             events.push(UpstreamEvent::Error(error));
@@ -482,7 +441,7 @@ pub(crate) mod tests {
         let body = br#"{"output":{"message":{"role":"assistant","content":[{"text":"Hello "},{"toolUse":{}},{"text":"there"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":2,"totalTokens":5},"metrics":{"latencyMs":10},"p":"x"}"#;
         assert_eq!(
             parse_converse_response(body).unwrap(),
-            ConverseAnswer {
+            WholeAnswer {
                 text: "Hello there".into(),
                 stop_reason: "end_turn".into(),
                 usage: Usage {

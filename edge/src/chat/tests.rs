@@ -2,11 +2,11 @@
 
 use super::*;
 use crate::{
-    config::Config,
     converse::tests::{answer, event, exception, stop_and_usage, text},
+    platform::UpstreamRequest,
     secret::Secret,
     signing::Credentials,
-    test_support::{body, channel_body, End, Reply, ScriptedPlatform, START_MS},
+    test_support::{body, channel_body, one_call_config, End, Reply, ScriptedPlatform, START_MS},
 };
 use futures::StreamExt;
 use shared::{ChatMessage, ErrorCode};
@@ -23,9 +23,10 @@ fn settings() -> Settings {
             session_token: None,
         },
         endpoint: None,
-        config: Config::builtin("us-east-1"),
-        first_byte_timeout_ms: FIRST_BYTE_MS,
-        idle_timeout_ms: IDLE_MS,
+        config: one_call_config(crate::config::Timeouts {
+            first_byte_ms: FIRST_BYTE_MS,
+            idle_ms: IDLE_MS,
+        }),
     }
 }
 
@@ -40,10 +41,9 @@ fn run_stream(platform: &ScriptedPlatform, settings: Settings) -> impl Stream<It
     chat_stream(
         platform.clone(),
         Rc::new(settings),
-        "req-1".into(),
-        "generate".into(),
+        RequestContext::new("req-1", START_MS),
+        Choice::route("generate"),
         question(),
-        START_MS,
     )
 }
 
@@ -465,12 +465,12 @@ async fn once(reply: Reply) -> (Result<ChatResponse, BedrockError>, ScriptedPlat
     let result = chat_once(
         platform.clone(),
         Rc::new(settings()),
-        "req-2".into(),
-        "classify".into(),
+        RequestContext::new("req-2", START_MS),
+        Choice::route("classify"),
         question(),
-        START_MS,
     )
-    .await;
+    .await
+    .result;
     assert_eq!(platform.logs().len(), 1);
     (result, platform)
 }
@@ -492,6 +492,7 @@ async fn a_whole_answer_uses_converse() {
                 output_tokens: 2
             },
             latency_ms: 0,
+            last_resort: None,
         }
     );
     assert!(platform.requests()[0]

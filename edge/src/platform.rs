@@ -1,7 +1,12 @@
-//! What the core needs from its host: an HTTP client for upstream calls, a wall clock, timers
-//! and randomness. The Worker supplies `worker::Fetch` and `Date.now()`; native tests supply
-//! scripted fakes or a real socket client.
+//! What the core needs from its host: an HTTP client for upstream calls, a wall clock, timers,
+//! randomness, logging, and state shared between requests (target health, rate limits). The
+//! Worker supplies `worker::Fetch`, `Date.now()`, a Durable Object and the rate limiting
+//! bindings; native tests supply scripted fakes or a real socket client with state in memory.
 
+use crate::{
+    config::RateLimitClass,
+    health::{HealthQuery, HealthRecord, TargetView},
+};
 use futures::Stream;
 use std::{future::Future, pin::Pin};
 use thiserror::Error;
@@ -55,4 +60,20 @@ pub trait Platform: Clone + 'static {
     fn random_u64(&self) -> u64;
     /// Writes one structured log line (JSON). Callers never pass prompt text or secrets.
     fn log(&self, line: &str);
+    /// The shared health of `query.keys`, one view per key in order, in one round trip;
+    /// claims half-open probes when asked (see [`crate::circuit`]). A store that cannot be
+    /// reached answers every target as unknown (healthy): health steers, it never blocks.
+    fn health_load(&self, query: HealthQuery) -> impl Future<Output = Vec<TargetView>>;
+    /// Folds a request's outcomes into the shared health without delaying the caller: the
+    /// Worker hands the write to `waitUntil`.
+    fn health_record(&self, record: HealthRecord);
+    /// Counts one request of `bucket` (a client: `ip:…`, `key:…`) against rate-limit `class`;
+    /// `false` when it is over the limit. On Workers the class's binding enforces its own
+    /// numbers (`limits` must match them); elsewhere `limits` are enforced in memory.
+    fn rate_limit(
+        &self,
+        class: &str,
+        limits: RateLimitClass,
+        bucket: &str,
+    ) -> impl Future<Output = bool>;
 }

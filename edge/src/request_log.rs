@@ -1,5 +1,6 @@
 //! The one structured (JSON) log line written per API request: who asked for what, where it
-//! went, how it ended and how long it took. Never prompt text, answer text or secrets.
+//! went (targets tried, attempts, fallbacks), how it ended and how long it took (time to first
+//! token, upstream time, tokens). Never prompt text, answer text or secrets.
 
 use crate::platform::Platform;
 use serde::Serialize;
@@ -12,7 +13,8 @@ pub struct LogLine {
     pub request_id: String,
     pub method: String,
     pub path: String,
-    /// `ok`, `error`, `rejected` (refused before any upstream call) or `client_closed`.
+    /// `ok`, `last_resort` (every target down; the configured answer given), `error`,
+    /// `rejected` (refused before any upstream call) or `client_closed`.
     pub outcome: &'static str,
     /// The edge's HTTP status (200 for a stream that started).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,12 +23,37 @@ pub struct LogLine {
     pub stream: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,
+    /// The auto route's tier, when the auto route chose `route`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tier: Option<&'static str>,
+    /// The targets called, in order (`model@region`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets_tried: Vec<String>,
+    /// Targets left out because their circuit was open.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub circuit_open: Vec<String>,
+    /// Upstream calls made, retries included.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub attempts: u32,
+    /// Moves down the chain (and to the last resort).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fallbacks: u32,
+    /// `message` or `cached_answer`, when the last resort answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_resort: Option<&'static str>,
+    /// The model and region that answered (or last failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_status: Option<u16>,
+    /// The wait a refusal asked for (`Retry-After`), for the retry decision.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_retry_after_ms: Option<u64>,
+    /// Time spent in upstream calls, backoff excluded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_ms: Option<u64>,
     /// Bedrock's `x-amzn-RequestId`, for AWS support.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream_request_id: Option<String>,
@@ -42,6 +69,10 @@ pub struct LogLine {
     pub input_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tokens: Option<u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl LogLine {

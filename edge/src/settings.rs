@@ -1,16 +1,14 @@
 //! The edge's runtime settings, read once from the Worker's variables and secrets: Bedrock
-//! credentials, an optional endpoint override, the route table and the upstream timeouts.
+//! credentials, an optional endpoint override, the route table and the default upstream
+//! timeouts (for routes that set none of their own).
 
 use crate::{
-    config::{check_region, Config, ConfigError},
+    config::{check_region, Config, ConfigError, Timeouts},
     secret::Secret,
     signing::Credentials,
 };
 
-/// Default for both upstream timeouts.
-pub const DEFAULT_TIMEOUT_MS: u64 = 30_000;
-/// Longest timeout accepted (10 minutes).
-pub const MAX_TIMEOUT_MS: u64 = 600_000;
+pub use crate::config::{DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS};
 /// Region of the built-in routes when `AWS_REGION` is unset.
 pub const DEFAULT_REGION: &str = "us-east-1";
 
@@ -20,18 +18,17 @@ pub struct Settings {
     /// Base URL used for every region instead of `https://bedrock-runtime.{region}.amazonaws.com`
     /// (a fake Bedrock, a proxy). No trailing slash.
     pub endpoint: Option<String>,
+    /// The route table; each route carries its timeouts (`UPSTREAM_*_TIMEOUT_MS` are the
+    /// defaults of routes that set none).
     pub config: Config,
-    /// From sending the request until the response headers arrive.
-    pub first_byte_timeout_ms: u64,
-    /// Between two chunks of the response body.
-    pub idle_timeout_ms: u64,
 }
 
 impl Settings {
     /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
     /// `AWS_BEARER_TOKEN_BEDROCK`, `BEDROCK_ENDPOINT`, `AWS_REGION`, `ROUTES`,
-    /// `UPSTREAM_FIRST_BYTE_TIMEOUT_MS` and `UPSTREAM_IDLE_TIMEOUT_MS` through `get`. Empty
-    /// values count as unset. Errors name the variable, never its value.
+    /// `UPSTREAM_FIRST_BYTE_TIMEOUT_MS` and `UPSTREAM_IDLE_TIMEOUT_MS` (the timeouts of routes
+    /// that set none) through `get`. Empty values count as unset. Errors name the variable,
+    /// never its value.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
         let credentials = credentials(&get)?;
@@ -48,8 +45,12 @@ impl Settings {
                 }
             })
             .transpose()?;
+        let defaults = Timeouts {
+            first_byte_ms: timeout(&get, "UPSTREAM_FIRST_BYTE_TIMEOUT_MS")?,
+            idle_ms: timeout(&get, "UPSTREAM_IDLE_TIMEOUT_MS")?,
+        };
         let config = match get("ROUTES") {
-            Some(json) => Config::from_json(&json).map_err(|e| {
+            Some(json) => Config::from_json_with(&json, defaults).map_err(|e| {
                 if e.path == "ROUTES" {
                     e
                 } else {
@@ -59,15 +60,13 @@ impl Settings {
             None => {
                 let region = get("AWS_REGION").unwrap_or_else(|| DEFAULT_REGION.into());
                 check_region(&region).map_err(|m| ConfigError::new("AWS_REGION", m))?;
-                Config::builtin(&region)
+                Config::builtin_with(&region, defaults)
             }
         };
         Ok(Self {
             credentials,
             endpoint,
             config,
-            first_byte_timeout_ms: timeout(&get, "UPSTREAM_FIRST_BYTE_TIMEOUT_MS")?,
-            idle_timeout_ms: timeout(&get, "UPSTREAM_IDLE_TIMEOUT_MS")?,
         })
     }
 
@@ -155,8 +154,7 @@ mod tests {
             "https://bedrock-runtime.us-east-1.amazonaws.com"
         );
         assert_eq!(s.config, Config::builtin("us-east-1"));
-        assert_eq!(s.first_byte_timeout_ms, 30_000);
-        assert_eq!(s.idle_timeout_ms, 30_000);
+        assert_eq!(s.config.routes["generate"].timeouts, Timeouts::default());
         assert!(!format!("{s:?}").contains("wJalr"));
     }
 
@@ -177,14 +175,25 @@ mod tests {
             Credentials::SigV4 { session_token: Some(t), .. } if t.expose() == "TOKEN"
         ));
         assert_eq!(s.base_url("eu-west-1"), "http://127.0.0.1:8788");
-        assert_eq!(s.config, Config::builtin("eu-west-1"));
-        assert_eq!((s.first_byte_timeout_ms, s.idle_timeout_ms), (1500, 2500));
+        let timeouts = Timeouts {
+            first_byte_ms: 1500,
+            idle_ms: 2500,
+        };
+        assert_eq!(s.config, Config::builtin_with("eu-west-1", timeouts));
         vars.push((
             "ROUTES",
-            r#"{"default_route":"a","routes":{"a":{"description":"","target":{"model":"m","region":"ap-south-1"}}}}"#,
+            r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m.x","region":"ap-south-1"}],"timeouts":{"idle_ms":9}}}}"#,
         ));
         let s = settings(&vars).unwrap();
-        assert_eq!(s.config.route(None).unwrap().1.target.region, "ap-south-1");
+        let route = s.config.route(None).unwrap().1;
+        assert_eq!(route.targets[0].region, "ap-south-1");
+        assert_eq!(
+            route.timeouts,
+            Timeouts {
+                first_byte_ms: 1500,
+                idle_ms: 9
+            }
+        );
     }
 
     #[test]
@@ -222,8 +231,12 @@ mod tests {
                 "UPSTREAM_FIRST_BYTE_TIMEOUT_MS: must be a whole number of milliseconds from 1 to 600000",
             ),
             (
-                [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"description":"","target":{"model":"m","region":"mars-1"}}}}"#)]].concat(),
-                r#"ROUTES: routes.a.target.region: unknown region "mars-1""#,
+                [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m","region":"mars-1"}]}}}"#)]].concat(),
+                r#"ROUTES: routes.a.targets[0].region: unknown region "mars-1""#,
+            ),
+            (
+                [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"target":{}}}}"#)]].concat(),
+                "ROUTES: routes.a.target: unknown field `target`, expected one of `description`, `targets`, `auto`, `retry`, `timeouts`, `last_resort`, `rate_limit`, `async_invoke` at line 1 column 44",
             ),
         ];
         for (vars, expected) in cases {

@@ -2,7 +2,12 @@
 //! records the requests and log lines, and runs on tokio's clock (paused in tests, so
 //! timeouts pass instantly).
 
-use crate::platform::{ByteStream, Platform, TransportError, UpstreamRequest, UpstreamResponse};
+use crate::{
+    config::{Config, RateLimitClass, Timeouts},
+    health::{HealthQuery, HealthRecord, HealthStore, TargetView},
+    platform::{ByteStream, Platform, TransportError, UpstreamRequest, UpstreamResponse},
+    rate_limit::FixedWindowLimiter,
+};
 use futures::{channel::mpsc, future, stream, StreamExt};
 use std::{cell::RefCell, collections::VecDeque, rc::Rc};
 use tokio::time::{Duration, Instant};
@@ -28,6 +33,18 @@ pub enum End {
     Close,
     Hang,
     Fail,
+}
+
+/// The built-in routes cut down to one upstream call per request: each chain's first target,
+/// no retries, no last resort. For tests of what one call does.
+pub fn one_call_config(timeouts: Timeouts) -> Config {
+    let mut config = Config::builtin_with("us-east-1", timeouts);
+    for route in config.routes.values_mut() {
+        route.targets.truncate(1);
+        route.retry.max_attempts = 1;
+        route.last_resort = None;
+    }
+    config
 }
 
 /// A body of `chunks`, then `end`.
@@ -100,6 +117,8 @@ struct State {
     requests: Vec<UpstreamRequest>,
     logs: Vec<String>,
     next_random: u64,
+    health: HealthStore,
+    limiter: FixedWindowLimiter,
 }
 
 #[derive(Clone)]
@@ -172,5 +191,23 @@ impl Platform for ScriptedPlatform {
 
     fn log(&self, line: &str) {
         self.state.borrow_mut().logs.push(line.to_owned());
+    }
+
+    async fn health_load(&self, query: HealthQuery) -> Vec<TargetView> {
+        let now = self.now_ms();
+        self.state.borrow_mut().health.load(&query, now)
+    }
+
+    fn health_record(&self, record: HealthRecord) {
+        let now = self.now_ms();
+        self.state.borrow_mut().health.record(&record, now);
+    }
+
+    async fn rate_limit(&self, class: &str, limits: RateLimitClass, bucket: &str) -> bool {
+        let now = self.now_ms();
+        self.state
+            .borrow_mut()
+            .limiter
+            .hit(class, limits, bucket, now)
     }
 }

@@ -72,6 +72,10 @@ pub struct ChatResponse {
     pub stop_reason: String,
     pub usage: Usage,
     pub latency_ms: u64,
+    /// Set when no model answered and `text` is the route's configured last resort
+    /// (`message` or `cached_answer`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_resort: Option<String>,
 }
 
 #[cfg(test)]

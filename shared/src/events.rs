@@ -43,6 +43,10 @@ pub struct Done {
     /// Time from the request reaching the edge to the first text, when there was text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_token_ms: Option<u64>,
+    /// Set when no model answered and the text is the route's configured last resort:
+    /// `message` (a notice) or `cached_answer` (a canned answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_resort: Option<String>,
 }
 
 /// The answer failed; nothing more follows.

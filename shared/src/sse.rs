@@ -126,6 +126,7 @@ mod tests {
                 },
                 latency_ms: 12,
                 first_token_ms: Some(4),
+                last_resort: None,
             }),
             StreamEvent::Error(StreamError {
                 code: ErrorCode::UpstreamTimeout,

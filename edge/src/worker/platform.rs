@@ -1,13 +1,79 @@
 //! The core's [`Platform`] on Cloudflare Workers: `fetch` with an abort signal tied to the
-//! body's lifetime, `Date.now()`, `setTimeout` and `Math.random()`.
+//! body's lifetime, `Date.now()`, `setTimeout`, `Math.random()`, the target-health Durable
+//! Object (writes deferred with `waitUntil`) and the rate limiting bindings.
 
-use crate::platform::{Platform, TransportError, UpstreamRequest, UpstreamResponse};
+use super::health_object;
+use crate::{
+    config::{rate_limit_binding, Config, ConfigError, RateLimitClass},
+    health::{HealthQuery, HealthRecord, TargetView},
+    platform::{Platform, TransportError, UpstreamRequest, UpstreamResponse},
+};
 use futures::StreamExt;
-use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use std::{rc::Rc, time::Duration};
+use worker::{
+    AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
+    RequestRedirect, Response,
+};
 
-#[derive(Clone, Copy)]
-pub struct WorkerPlatform;
+/// One request's platform: the Worker's bindings and the request's context (for `waitUntil`).
+#[derive(Clone)]
+pub struct WorkerPlatform {
+    env: Env,
+    ctx: Rc<Context>,
+}
+
+impl WorkerPlatform {
+    pub fn new(env: Env, ctx: Context) -> Self {
+        Self {
+            env,
+            ctx: Rc::new(ctx),
+        }
+    }
+}
+
+/// Every binding `config` needs is present: the health Durable Object and the rate limiter of
+/// each rate-limit class a route uses. A missing one is a configuration error, reported by name.
+pub fn check_bindings(env: &Env, config: &Config) -> Result<(), ConfigError> {
+    env.durable_object(health_object::BINDING).map_err(|_| {
+        ConfigError::new(
+            health_object::BINDING,
+            "no such Durable Object binding (wrangler.toml [[durable_objects.bindings]])",
+        )
+    })?;
+    for class in config.used_rate_limits() {
+        let binding = rate_limit_binding(class);
+        env.rate_limiter(&binding).map_err(|_| {
+            ConfigError::new(
+                format!("rate_limits.{class}"),
+                format!("no rate limiting binding {binding} (wrangler.toml [[ratelimits]])"),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// One call to the health object.
+async fn call_health(env: &Env, path: &str, body: String) -> worker::Result<Response> {
+    let stub = env
+        .durable_object(health_object::BINDING)?
+        .get_by_name(health_object::OBJECT_NAME)?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post)
+        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
+    let request = Request::new_with_init(&format!("https://health{path}"), &init)?;
+    let response = stub.fetch_with_request(request).await?;
+    if response.status_code() >= 300 {
+        return Err(worker::Error::RustError(format!(
+            "health object answered HTTP {}",
+            response.status_code()
+        )));
+    }
+    Ok(response)
+}
+
+fn log_error(event: &str, error: &worker::Error) {
+    worker::console_error!("{{\"event\":{event:?},\"error\":{:?}}}", error.to_string());
+}
 
 /// Aborts the upstream fetch when dropped: when the client goes away, the SSE stream is
 /// dropped, and with it the Bedrock request. Aborting a finished fetch does nothing.
@@ -35,22 +101,35 @@ impl Platform for WorkerPlatform {
             }
         }
         let mut init = RequestInit::new();
-        init.with_method(Method::from(request.method.to_owned())).with_headers(headers);
+        // Never follow a redirect: a callback URL was checked against the allowed hosts, its
+        // redirect target was not (Bedrock does not redirect).
+        init.with_method(Method::from(request.method.to_owned()))
+            .with_headers(headers)
+            .with_redirect(RequestRedirect::Manual);
         if !request.body.is_empty() {
-            init.with_body(Some(js_sys::Uint8Array::from(request.body.as_slice()).into()));
+            init.with_body(Some(
+                js_sys::Uint8Array::from(request.body.as_slice()).into(),
+            ));
         }
         let fetch_request = Request::new_with_init(&request.url, &init).map_err(transport)?;
         let controller = AbortController::default();
         let signal = controller.signal();
         let guard = AbortOnDrop(Some(controller));
-        let mut response = Fetch::Request(fetch_request).send_with_signal(&signal).await.map_err(transport)?;
+        let mut response = Fetch::Request(fetch_request)
+            .send_with_signal(&signal)
+            .await
+            .map_err(transport)?;
         let status = response.status_code();
         let headers = response.headers().entries().collect();
         let body = response.stream().map_err(transport)?.map(move |chunk| {
             let _keep_fetch_alive = &guard;
             chunk.map_err(transport)
         });
-        Ok(UpstreamResponse { status, headers, body: Box::pin(body) })
+        Ok(UpstreamResponse {
+            status,
+            headers,
+            body: Box::pin(body),
+        })
     }
 
     fn now_ms(&self) -> u64 {
@@ -69,5 +148,56 @@ impl Platform for WorkerPlatform {
 
     fn log(&self, line: &str) {
         worker::console_log!("{line}");
+    }
+
+    async fn health_load(&self, query: HealthQuery) -> Vec<TargetView> {
+        let unknown =
+            |query: &HealthQuery| query.keys.iter().map(|k| TargetView::unknown(k)).collect();
+        let body = match serde_json::to_string(&query) {
+            Ok(body) => body,
+            Err(_) => return unknown(&query),
+        };
+        let views = async {
+            let mut response = call_health(&self.env, "/load", body).await?;
+            response.json::<Vec<TargetView>>().await
+        };
+        match views.await {
+            Ok(views) if views.len() == query.keys.len() => views,
+            Ok(_) => unknown(&query),
+            Err(error) => {
+                log_error("health_load_failed", &error);
+                unknown(&query)
+            }
+        }
+    }
+
+    fn health_record(&self, record: HealthRecord) {
+        let Ok(body) = serde_json::to_string(&record) else {
+            return;
+        };
+        let env = self.env.clone();
+        self.ctx.wait_until(async move {
+            if let Err(error) = call_health(&env, "/record", body).await {
+                log_error("health_record_failed", &error);
+            }
+        });
+    }
+
+    async fn rate_limit(&self, class: &str, _limits: RateLimitClass, bucket: &str) -> bool {
+        // The binding holds its own limit and period; `check_bindings` ran at start.
+        let outcome = async {
+            self.env
+                .rate_limiter(&rate_limit_binding(class))?
+                .limit(bucket.to_owned())
+                .await
+        };
+        match outcome.await {
+            Ok(outcome) => outcome.success,
+            Err(error) => {
+                // Fail open: a limiter outage must not take the API down with it.
+                log_error("rate_limit_failed", &error);
+                true
+            }
+        }
     }
 }

@@ -1,0 +1,429 @@
+//! End-to-end tests of the Worker under `wrangler dev` against the fake Bedrock: one stack is
+//! started for the whole file (a second one where a test needs other Worker settings).
+//! Needs the built Worker and front end (`scripts/test` builds them first).
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use shared::{ChatMessage, ChatRequest, ErrorCode, StreamEvent};
+use std::{future::Future, sync::Arc, time::Duration};
+use tests::{
+    client::{chat, chat_raw, ChatOutcome},
+    fake_bedrock::{reply_text, FakeConfig, Fault, FaultRule},
+    stack::{Stack, StackOptions, Upstream},
+};
+use tokio::runtime::Runtime;
+
+const LIMIT: Duration = Duration::from_secs(30);
+const GENERATE_MODEL: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
+
+struct World {
+    runtime: Runtime,
+    stack: Stack,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Arguments::from_args();
+    let runtime = Runtime::new()?;
+    let stack = runtime.block_on(Stack::start(StackOptions {
+        port: 0,
+        upstream: Upstream::Fake { port: 0 },
+        vars: vec![],
+        inherit_output: false,
+    }))?;
+    let world = Arc::new(World { runtime, stack });
+    let trials = vec![
+        trial(
+            &world,
+            "streams_the_answer_token_by_token",
+            streams_the_answer_token_by_token,
+        ),
+        trial(
+            &world,
+            "invalid_json_is_a_400_naming_the_problem",
+            invalid_json_is_a_400_naming_the_problem,
+        ),
+        trial(
+            &world,
+            "invalid_fields_are_a_400_naming_the_field",
+            invalid_fields_are_a_400_naming_the_field,
+        ),
+        trial(
+            &world,
+            "wrong_secret_ends_in_a_clear_error",
+            wrong_secret_ends_in_a_clear_error,
+        ),
+        trial(
+            &world,
+            "the_chat_ui_is_served_at_the_root",
+            the_chat_ui_is_served_at_the_root,
+        ),
+        trial(
+            &world,
+            "a_burst_over_the_rate_limit_is_refused_before_bedrock",
+            a_burst_over_the_rate_limit_is_refused_before_bedrock,
+        ),
+        trial(
+            &world,
+            "the_circuit_opens_in_the_durable_object_and_fails_fast",
+            the_circuit_opens_in_the_durable_object_and_fails_fast,
+        ),
+    ];
+    // One stack serves every test: run them one after another.
+    let conclusion = libtest_mimic::run(
+        &Arguments {
+            test_threads: Some(1),
+            ..args
+        },
+        trials,
+    );
+    if conclusion.has_failed() {
+        eprintln!("--- wrangler log ---\n{}", world.stack.log());
+    }
+    drop(world);
+    conclusion.exit()
+}
+
+fn trial<F, Fut>(world: &Arc<World>, name: &'static str, test: F) -> Trial
+where
+    F: Fn(Arc<World>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let world = world.clone();
+    Trial::test(name, move || {
+        world
+            .runtime
+            .block_on(test(world.clone()))
+            .map_err(|e| Failed::from(format!("{e:#}")))
+    })
+}
+
+fn ask(prompt: &str) -> ChatRequest {
+    ChatRequest {
+        messages: vec![ChatMessage::user(prompt)],
+        ..ChatRequest::default()
+    }
+}
+
+fn check(condition: bool, message: impl FnOnce() -> String) -> anyhow::Result<()> {
+    if condition {
+        Ok(())
+    } else {
+        anyhow::bail!(message())
+    }
+}
+
+async fn streams_the_answer_token_by_token(world: Arc<World>) -> anyhow::Result<()> {
+    let prompt = "Tell me about streaming.";
+    let outcome = chat(&world.stack.url, "/api/chat", &ask(prompt), LIMIT).await?;
+    let ChatOutcome::Stream { status, events } = &outcome else {
+        anyhow::bail!("no stream: {outcome:?}")
+    };
+    check(*status == 200, || format!("status {status}"))?;
+    let Some(StreamEvent::Meta(meta)) = events.first().map(|t| &t.event) else {
+        anyhow::bail!("first event is not meta: {events:?}")
+    };
+    check(
+        meta.route == "generate" && meta.model == GENERATE_MODEL,
+        || format!("meta {meta:?}"),
+    )?;
+    let expected = reply_text(&meta.model, &meta.region, prompt);
+    check(outcome.text() == expected, || {
+        format!("text {:?} != {expected:?}", outcome.text())
+    })?;
+    let deltas: Vec<_> = events
+        .iter()
+        .filter(|t| matches!(t.event, StreamEvent::Delta(_)))
+        .collect();
+    check(deltas.len() >= 5, || {
+        format!("only {} deltas", deltas.len())
+    })?;
+    // The fake waits between frames; a buffering edge would deliver every delta at once.
+    let (first, last) = (deltas[0].at, deltas[deltas.len() - 1].at);
+    check(last - first >= Duration::from_millis(60), || {
+        format!("deltas arrived together: {first:?}..{last:?}")
+    })?;
+    let terminals = events.iter().filter(|t| t.event.is_terminal()).count();
+    check(terminals == 1, || format!("{terminals} terminal events"))?;
+    match outcome.terminal() {
+        Some(StreamEvent::Done(done)) => {
+            check(done.usage.output_tokens as usize == deltas.len(), || {
+                format!("{done:?}")
+            })
+        }
+        other => anyhow::bail!("stream did not end with done: {other:?}"),
+    }
+}
+
+async fn invalid_json_is_a_400_naming_the_problem(world: Arc<World>) -> anyhow::Result<()> {
+    for (body, expected) in [
+        (&b"{not json"[..], "key must be a string"),
+        (
+            br#"{"messages":[{"role":"user","content":"hi"}],"model":"x"}"#,
+            "unknown field `model`",
+        ),
+    ] {
+        let outcome = chat_raw(
+            &world.stack.url,
+            "/api/chat",
+            "application/json",
+            body.to_vec(),
+            LIMIT,
+        )
+        .await?;
+        let ChatOutcome::Refused { status, error } = outcome else {
+            anyhow::bail!("expected a refusal: {outcome:?}")
+        };
+        check(
+            status == 400 && error.error.code == ErrorCode::InvalidJson,
+            || format!("{status} {error:?}"),
+        )?;
+        check(error.error.message.contains(expected), || {
+            format!("message {:?} lacks {expected:?}", error.error.message)
+        })?;
+    }
+    Ok(())
+}
+
+async fn invalid_fields_are_a_400_naming_the_field(world: Arc<World>) -> anyhow::Result<()> {
+    let cases = [
+        (ChatRequest::default(), "messages"),
+        (
+            ChatRequest {
+                temperature: Some(3.0),
+                ..ask("hi")
+            },
+            "temperature",
+        ),
+        (
+            ChatRequest {
+                route: Some("nope".into()),
+                ..ask("hi")
+            },
+            "route",
+        ),
+        (
+            ChatRequest {
+                messages: vec![ChatMessage::assistant("hi")],
+                ..ChatRequest::default()
+            },
+            "messages[0].role",
+        ),
+    ];
+    for (request, field) in cases {
+        let outcome = chat(&world.stack.url, "/api/chat", &request, LIMIT).await?;
+        let ChatOutcome::Refused { status, error } = outcome else {
+            anyhow::bail!("expected a refusal for {field}: {outcome:?}")
+        };
+        check(
+            status == 400 && error.error.code == ErrorCode::InvalidRequest,
+            || format!("{field}: {status} {error:?}"),
+        )?;
+        check(error.error.message.starts_with(field), || {
+            format!("message {:?} does not name {field}", error.error.message)
+        })?;
+    }
+    Ok(())
+}
+
+async fn wrong_secret_ends_in_a_clear_error(world: Arc<World>) -> anyhow::Result<()> {
+    let fake = world
+        .stack
+        .fake
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let wrong_secret = "not-the-secret-the-fake-expects";
+    let misconfigured = Stack::start(StackOptions {
+        port: 0,
+        upstream: Upstream::Aws(vec![
+            ("BEDROCK_ENDPOINT".into(), fake.url()),
+            (
+                "AWS_ACCESS_KEY_ID".into(),
+                FakeConfig::default().access_key_id,
+            ),
+            ("AWS_SECRET_ACCESS_KEY".into(), wrong_secret.into()),
+        ]),
+        vars: vec![],
+        inherit_output: false,
+    })
+    .await?;
+    let outcome = chat(&misconfigured.url, "/api/chat", &ask("hello"), LIMIT).await?;
+    let log = misconfigured.log();
+    drop(misconfigured);
+    let Some(StreamEvent::Error(error)) = outcome.terminal() else {
+        anyhow::bail!("expected an error event: {outcome:?}")
+    };
+    check(
+        error.code == ErrorCode::UpstreamAuth && !error.retryable,
+        || format!("{error:?}"),
+    )?;
+    check(error.message.contains("credentials"), || {
+        format!("unclear message {:?}", error.message)
+    })?;
+    check(
+        !format!("{outcome:?}").contains(wrong_secret) && !log.contains(wrong_secret),
+        || "the secret leaked into the answer or the log".into(),
+    )
+}
+
+async fn the_chat_ui_is_served_at_the_root(world: Arc<World>) -> anyhow::Result<()> {
+    let response = reqwest::get(format!("{}/", world.stack.url)).await?;
+    check(response.status() == 200, || {
+        format!("status {}", response.status())
+    })?;
+    let html = response.text().await?;
+    check(html.contains(".wasm") || html.contains("frontend"), || {
+        format!("not the app page: {html:.200}")
+    })
+}
+
+/// Routes for the platform-feature tests: a strictly rate-limited route, and a fragile one
+/// whose circuit opens after two failures.
+const PLATFORM_ROUTES: &str = r#"{
+  "default_route": "strict",
+  "routes": {
+    "strict": {
+      "targets": [{"model": "us.anthropic.claude-3-5-haiku-20241022-v1:0", "region": "us-east-1"}],
+      "rate_limit": "strict"
+    },
+    "fragile": {
+      "targets": [{"model": "us.anthropic.claude-opus-4-20250514-v1:0", "region": "us-east-1"}],
+      "retry": {"max_attempts": 1, "base_backoff_ms": 10, "max_backoff_ms": 10, "deadline_ms": 5000},
+      "last_resort": {"message": "The assistant is busy; try again soon."},
+      "rate_limit": "chat"
+    }
+  },
+  "rate_limits": {"strict": {"limit": 3, "period_s": 10}, "chat": {"limit": 60, "period_s": 60}},
+  "circuit": {"failure_threshold": 2, "cool_down_ms": 60000, "window": 20}
+}"#;
+
+/// A second stack on the same fake Bedrock with [`PLATFORM_ROUTES`].
+async fn platform_stack(world: &World) -> anyhow::Result<Stack> {
+    let fake = world
+        .stack
+        .fake
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let config = FakeConfig::default();
+    Stack::start(StackOptions {
+        port: 0,
+        upstream: Upstream::Aws(vec![
+            ("BEDROCK_ENDPOINT".into(), fake.url()),
+            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
+        ]),
+        vars: vec![("ROUTES".into(), PLATFORM_ROUTES.to_owned())],
+        inherit_output: false,
+    })
+    .await
+}
+
+async fn a_burst_over_the_rate_limit_is_refused_before_bedrock(
+    world: Arc<World>,
+) -> anyhow::Result<()> {
+    let fake = world
+        .stack
+        .fake
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let model = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
+    let stack = platform_stack(&world).await?;
+    let before = fake.calls(model);
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    let mut refusal = None;
+    for _ in 0..6 {
+        let response = client
+            .post(format!("{}/api/chat", stack.url))
+            .json(&ask("count me"))
+            .timeout(LIMIT)
+            .send()
+            .await?;
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body: shared::ErrorBody = response.json().await?;
+            refusal = Some((retry_after, body));
+        } else {
+            response.bytes().await?;
+        }
+    }
+    let allowed = statuses.iter().filter(|s| **s == 200).count() as u32;
+    check(statuses.contains(&429) && allowed <= 3, || {
+        format!("statuses {statuses:?}")
+    })?;
+    let (retry_after, body) = refusal.ok_or_else(|| anyhow::anyhow!("no 429"))?;
+    check(
+        retry_after
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s > 0),
+        || format!("Retry-After {retry_after:?}"),
+    )?;
+    check(body.error.code == ErrorCode::RateLimited, || {
+        format!("{body:?}")
+    })?;
+    // Refused requests never reached Bedrock.
+    check(fake.calls(model) - before == allowed, || {
+        format!(
+            "{} upstream calls for {allowed} allowed",
+            fake.calls(model) - before
+        )
+    })
+}
+
+async fn the_circuit_opens_in_the_durable_object_and_fails_fast(
+    world: Arc<World>,
+) -> anyhow::Result<()> {
+    let fake = world
+        .stack
+        .fake
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let model = "us.anthropic.claude-opus-4-20250514-v1:0";
+    fake.set_fault(FaultRule::new(model, Fault::Unavailable))?;
+    let stack = platform_stack(&world).await?;
+    let fragile = ChatRequest {
+        route: Some("fragile".into()),
+        ..ask("are you there?")
+    };
+    let before = fake.calls(model);
+    for attempt in 0..2 {
+        let outcome = chat(&stack.url, "/api/chat", &fragile, LIMIT).await?;
+        check(
+            matches!(outcome.terminal(), Some(StreamEvent::Done(ref d)) if d.last_resort.is_some()),
+            || format!("attempt {attempt}: expected the last resort: {outcome:?}"),
+        )?;
+    }
+    check(fake.calls(model) - before == 2, || {
+        format!(
+            "{} calls before the circuit opened",
+            fake.calls(model) - before
+        )
+    })?;
+    let health: shared::health::HealthResponse = reqwest::get(format!("{}/api/health", stack.url))
+        .await?
+        .json()
+        .await?;
+    let target = health
+        .targets
+        .iter()
+        .find(|t| t.model == model)
+        .ok_or_else(|| anyhow::anyhow!("{health:?}"))?;
+    check(target.circuit == "open", || {
+        format!("circuit {:?}", target.circuit)
+    })?;
+    // Open: the next request is answered from the last resort without calling Bedrock.
+    let outcome = chat(&stack.url, "/api/chat", &fragile, LIMIT).await?;
+    let calls = fake.calls(model) - before;
+    fake.reset();
+    check(
+        matches!(outcome.terminal(), Some(StreamEvent::Done(ref d)) if d.last_resort.is_some()),
+        || format!("{outcome:?}"),
+    )?;
+    check(calls == 2, || {
+        format!("an open circuit still called Bedrock ({calls} calls)")
+    })
+}

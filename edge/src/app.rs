@@ -1,25 +1,41 @@
-//! The platform-neutral HTTP layer, the one entry the Worker calls: `POST /api/chat` (checked,
-//! validated, routed, then streamed as SSE or answered as JSON) and `GET /api/routes`.
-//! Every response carries `x-request-id`; every error body is `{"error": {"code", "message"}}`.
+//! The platform-neutral HTTP layer, the one entry the Worker calls: `POST /api/chat` and
+//! `POST /api/{route}` (`/api/classify`, `/api/generate`, `/api/analyze`, `/api/auto`: checked,
+//! validated, rate limited, routed, then streamed as SSE or answered as JSON),
+//! `POST /api/invoke/{route}` (a model-native body, the same way, answered with the model's own
+//! JSON), `GET /api/routes` and `GET /api/health`. Every response carries `x-request-id` and
+//! `Server-Timing`; every error body is `{"error": {"code", "message"}}`. `/api/jobs` is the
+//! background-jobs API ([`crate::jobs`]). Widget keys and
+//! other origins are checked first ([`crate::widget`]): refused with 403, or answered with
+//! CORS headers for that origin alone; `OPTIONS` answers CORS preflights.
 
 use crate::{
-    chat::{chat_once, chat_stream},
+    bedrock_error::BedrockError,
+    chat::{chat_once, chat_stream, choose_route, invoke_once, invoke_stream, RequestContext},
+    config::{RateLimitClass, Resolved},
+    health::HealthQuery,
+    invoke::{prepare, BodyError},
+    jobs::{api as jobs_api, Jobs},
     platform::Platform,
+    rate_limit::{client_buckets, client_ip},
     request_log::{LogLine, RequestLog},
     settings::Settings,
     validate::{validate, MAX_BODY_BYTES},
+    widget::{self, Caller},
 };
 use futures::{Stream, StreamExt};
 use serde::Serialize;
 use shared::{
-    routes::{RouteInfo, RoutesResponse},
-    sse, ChatRequest, ErrorBody, ErrorCode,
+    health::{HealthResponse, TargetHealthInfo},
+    sse, ChatRequest, ErrorBody, ErrorCode, StreamEvent,
 };
 use std::{pin::Pin, rc::Rc};
 
 /// An HTTP request as the Worker received it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ApiRequest {
+    /// The edge's own origin as the request URL names it (`https://chat.example.com`); an
+    /// `Origin` header naming another one is a cross-origin call.
+    pub origin: String,
     pub method: String,
     pub path: String,
     pub query: String,
@@ -56,6 +72,8 @@ pub type SseStream = Pin<Box<dyn Stream<Item = String>>>;
 pub struct Edge<P: Platform> {
     settings: Rc<Settings>,
     platform: P,
+    /// The background-jobs system (`/api/jobs`), when the host has one.
+    jobs: Option<Jobs>,
 }
 
 /// A request refused before any upstream call.
@@ -63,7 +81,8 @@ struct Rejection {
     status: u16,
     code: ErrorCode,
     message: String,
-    allow: Option<&'static str>,
+    headers: Vec<(String, String)>,
+    retry_after_secs: Option<u64>,
 }
 
 impl Rejection {
@@ -72,17 +91,39 @@ impl Rejection {
             status,
             code,
             message: message.into(),
-            allow: None,
+            headers: Vec::new(),
+            retry_after_secs: None,
         }
+    }
+
+    fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, ErrorCode::Forbidden, message)
     }
 
     fn method_not_allowed(allow: &'static str) -> Self {
         Self {
-            allow: Some(allow),
+            headers: vec![("allow".into(), allow.into())],
             ..Self::new(
                 405,
                 ErrorCode::MethodNotAllowed,
                 format!("This endpoint only accepts {allow}."),
+            )
+        }
+    }
+
+    /// 429 with `Retry-After`: the client is over `class`'s limit.
+    fn rate_limited(class: &str, limits: RateLimitClass) -> Self {
+        let secs = u64::from(limits.period_s);
+        Self {
+            headers: vec![("retry-after".into(), secs.to_string())],
+            retry_after_secs: Some(secs),
+            ..Self::new(
+                429,
+                ErrorCode::RateLimited,
+                format!(
+                    "Too many requests: at most {} per {} s on this route ({class}). Try again in {secs} s.",
+                    limits.limit, limits.period_s
+                ),
             )
         }
     }
@@ -93,12 +134,55 @@ impl Rejection {
             .ok()
             .and_then(|v| v.as_str().map(str::to_owned));
         log.write("rejected");
-        let mut response = json(self.status, &ErrorBody::new(self.code, self.message));
-        if let Some(allow) = self.allow {
-            response.headers.push(("allow".into(), allow.into()));
-        }
+        let mut body = ErrorBody::new(self.code, self.message);
+        body.error.retry_after_secs = self.retry_after_secs;
+        let mut response = json(self.status, &body);
+        response.headers.extend(self.headers);
         response
     }
+}
+
+/// An answer, and the time its upstream calls took when it was whole.
+struct Answer {
+    response: ApiResponse,
+    upstream_ms: Option<u64>,
+}
+
+impl From<ApiResponse> for Answer {
+    fn from(response: ApiResponse) -> Self {
+        Self {
+            response,
+            upstream_ms: None,
+        }
+    }
+}
+
+/// Trace headers passed on to Bedrock when well formed: W3C `traceparent` / `tracestate` and
+/// AWS `X-Amzn-Trace-Id`.
+fn trace_headers(headers: &[(String, String)]) -> Vec<(String, String)> {
+    let printable = |v: &str, max: usize| {
+        !v.is_empty() && v.len() <= max && v.bytes().all(|b| (0x20..0x7f).contains(&b))
+    };
+    let traceparent = |v: &str| {
+        let parts: Vec<&str> = v.split('-').collect();
+        let hex = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+        parts.len() == 4
+            && hex(parts[0], 2)
+            && hex(parts[1], 32)
+            && hex(parts[2], 16)
+            && hex(parts[3], 2)
+    };
+    let mut trace = Vec::new();
+    for (name, check) in [
+        ("traceparent", &traceparent as &dyn Fn(&str) -> bool),
+        ("tracestate", &|v: &str| printable(v, 512)),
+        ("x-amzn-trace-id", &|v: &str| printable(v, 256)),
+    ] {
+        if let Some(value) = header(headers, name).map(str::trim).filter(|v| check(v)) {
+            trace.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    trace
 }
 
 fn json(status: u16, body: &impl Serialize) -> ApiResponse {
@@ -110,11 +194,67 @@ fn json(status: u16, body: &impl Serialize) -> ApiResponse {
     }
 }
 
-/// Whether a `Content-Type` is JSON (`application/json`, parameters allowed).
-fn is_json(content_type: Option<&str>) -> bool {
-    content_type
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// The body's size and `Content-Type` (`application/json`, parameters allowed).
+fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), Rejection> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Rejection::new(
+            413,
+            ErrorCode::PayloadTooLarge,
+            format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+        ));
+    }
+    let is_json = header(headers, "content-type")
         .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(Rejection::new(
+            415,
+            ErrorCode::UnsupportedMediaType,
+            "Content-Type must be application/json.",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether an invoke request asks for a stream: `?stream=true`, or an `Accept` naming
+/// `text/event-stream` (unless `?stream=false`).
+fn wants_stream(query: &str, headers: &[(String, String)]) -> bool {
+    let stream = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("stream="));
+    match stream {
+        Some(value) => value == "true",
+        None => header(headers, "accept").is_some_and(|accept| {
+            accept
+                .split(',')
+                .any(|media| media.trim().starts_with(sse::CONTENT_TYPE))
+        }),
+    }
+}
+
+fn sse_response(events: impl Stream<Item = StreamEvent> + 'static) -> ApiResponse {
+    ApiResponse {
+        status: 200,
+        headers: vec![
+            ("content-type".into(), sse::CONTENT_TYPE.into()),
+            ("cache-control".into(), "no-cache".into()),
+        ],
+        body: ApiBody::Sse(Box::pin(events.map(|event| sse::encode(&event)))),
+    }
+}
+
+fn error_response(error: &BedrockError) -> ApiResponse {
+    json(
+        error.http_status(),
+        &ErrorBody::new(error.code(), error.client_message()),
+    )
 }
 
 impl<P: Platform> Edge<P> {
@@ -122,7 +262,13 @@ impl<P: Platform> Edge<P> {
         Self {
             settings: Rc::new(settings),
             platform,
+            jobs: None,
         }
+    }
+
+    /// Serves `/api/jobs` with `jobs` (without it, those endpoints answer 503).
+    pub fn with_jobs(self, jobs: Option<Jobs>) -> Self {
+        Self { jobs, ..self }
     }
 
     /// Answers one `/api/*` request. Never fails: every problem is an error response or a
@@ -140,117 +286,368 @@ impl<P: Platform> Edge<P> {
             },
             started_ms,
         );
-        let mut response = match (request.method.as_str(), request.path.as_str()) {
-            ("POST", "/api/chat") => {
-                match self
-                    .chat(request.body, &request.headers, &request_id, started_ms)
-                    .await
-                {
-                    Ok(response) => {
-                        // The chat pipeline writes this request's line.
-                        log.hand_over();
-                        response
-                    }
-                    Err(rejection) => rejection.respond(&mut log),
-                }
+        let context = RequestContext {
+            request_id: request_id.clone(),
+            path: request.path.clone(),
+            started_ms,
+            trace: trace_headers(&request.headers),
+        };
+        let invoke_route = request.path.strip_prefix("/api/invoke/");
+        // `/api/{route}` for every configured route (names of other endpoints are reserved).
+        let named_route = request
+            .path
+            .strip_prefix("/api/")
+            .filter(|name| self.settings.config.resolve(Some(name)).is_ok());
+        let method = request.method.as_str();
+        let (caller, refused) = match self.gate(&request, named_route.is_some()) {
+            Ok(caller) => (caller, None),
+            Err(refused) => (Caller::Direct, Some(refused)),
+        };
+        let handled = match (method, request.path.as_str()) {
+            ("OPTIONS", _) => Some(self.preflight(&request, &mut log)),
+            _ if refused.is_some() => refused.map(Err),
+            ("POST", "/api/chat") => Some(self.chat(None, &request, &caller, context).await),
+            ("POST", _) if invoke_route.is_some() => {
+                let route = invoke_route.unwrap_or_default();
+                Some(self.invoke(route, &request, context).await)
             }
-            ("GET", "/api/routes") => {
+            ("POST", _) if named_route.is_some() => {
+                Some(self.chat(named_route, &request, &caller, context).await)
+            }
+            _ => None,
+        };
+        let answer = match (handled, method, request.path.as_str()) {
+            (Some(Ok(answer)), _, _) => {
+                // The answer pipeline writes this request's line.
+                log.hand_over();
+                answer
+            }
+            (Some(Err(rejection)), _, _) => rejection.respond(&mut log).into(),
+            (None, "GET", "/api/routes") => {
                 log.line.status = Some(200);
                 log.write("ok");
-                self.routes()
+                let config = &self.settings.config;
+                match &caller {
+                    Caller::Widget(widget) => json(200, &widget.routes(config)).into(),
+                    Caller::Direct => json(200, &config.routes_response()).into(),
+                }
             }
-            (_, "/api/chat") => Rejection::method_not_allowed("POST").respond(&mut log),
-            (_, "/api/routes") => Rejection::method_not_allowed("GET").respond(&mut log),
-            _ => {
-                Rejection::new(404, ErrorCode::NotFound, "No such API endpoint.").respond(&mut log)
+            (None, "GET", "/api/health") => {
+                log.line.status = Some(200);
+                log.write("ok");
+                self.health().await.into()
             }
+            (None, _, "/api/chat") => Rejection::method_not_allowed("POST")
+                .respond(&mut log)
+                .into(),
+            (None, _, "/api/routes" | "/api/health") => Rejection::method_not_allowed("GET")
+                .respond(&mut log)
+                .into(),
+            (None, _, _) if invoke_route.is_some() || named_route.is_some() => {
+                Rejection::method_not_allowed("POST")
+                    .respond(&mut log)
+                    .into()
+            }
+            (None, _, path) if jobs_api::is_jobs_path(path) => {
+                self.jobs(&request, &mut log).await.into()
+            }
+            _ => Rejection::new(404, ErrorCode::NotFound, "No such API endpoint.")
+                .respond(&mut log)
+                .into(),
         };
+        let mut response = answer.response;
+        let elapsed = self.platform.now_ms().saturating_sub(started_ms);
+        let timing = match answer.upstream_ms {
+            Some(upstream) => format!(
+                "edge;dur={};desc=\"edge\", upstream;dur={upstream};desc=\"bedrock\"",
+                elapsed.saturating_sub(upstream)
+            ),
+            None => format!("edge;dur={elapsed};desc=\"edge\""),
+        };
+        response.headers.push(("server-timing".into(), timing));
         response.headers.push(("x-request-id".into(), request_id));
+        if let Caller::Widget(widget) = &caller {
+            if widget.cross_origin {
+                response
+                    .headers
+                    .extend(widget::cors_headers(&widget.origin));
+            }
+        }
         response
     }
 
-    fn routes(&self) -> ApiResponse {
-        let config = &self.settings.config;
-        json(
-            200,
-            &RoutesResponse {
-                default_route: config.default_route.clone(),
-                routes: config
-                    .routes
-                    .iter()
-                    .map(|(name, route)| RouteInfo {
-                        name: name.clone(),
-                        description: route.description.clone(),
-                        model: route.target.model.clone(),
-                        region: route.target.region.clone(),
-                    })
-                    .collect(),
-            },
-        )
+    /// Who is calling, refused (403) when a widget key or another origin is not allowed here:
+    /// an unknown key, an origin the key does not list, a foreign origin without a key, or a
+    /// widget key on anything but the chat endpoints.
+    fn gate(&self, request: &ApiRequest, is_route: bool) -> Result<Caller<'_>, Rejection> {
+        let caller = widget::identify(&self.settings.config, &request.origin, &request.headers)
+            .map_err(Rejection::forbidden)?;
+        let chat_endpoint = matches!(
+            (request.method.as_str(), request.path.as_str()),
+            ("POST", "/api/chat") | ("GET", "/api/routes")
+        ) || (request.method == "POST" && is_route);
+        if matches!(caller, Caller::Widget(_)) && !chat_endpoint {
+            return Err(Rejection::forbidden(
+                "A widget key opens only the chat endpoints (POST /api/chat, POST /api/{route}, \
+                 GET /api/routes).",
+            ));
+        }
+        Ok(caller)
     }
 
+    /// `OPTIONS`: a CORS preflight, answered for the origins of the widget keys only.
+    fn preflight(
+        &self,
+        request: &ApiRequest,
+        log: &mut RequestLog<P>,
+    ) -> Result<Answer, Rejection> {
+        let headers = widget::preflight(&self.settings.config, &request.origin, &request.headers)
+            .map_err(Rejection::forbidden)?;
+        log.line.status = Some(204);
+        log.write("ok");
+        Ok(ApiResponse {
+            status: 204,
+            headers,
+            body: ApiBody::Empty,
+        }
+        .into())
+    }
+
+    /// Counts a widget request against its key's per-visitor and per-key classes.
+    async fn widget_rate_limit(
+        &self,
+        caller: &Caller<'_>,
+        headers: &[(String, String)],
+    ) -> Result<(), Rejection> {
+        let Caller::Widget(widget) = caller else {
+            return Ok(());
+        };
+        for (class, bucket) in widget.rate_limit_buckets(client_ip(headers)) {
+            let Some(limits) = self.settings.config.rate_limits.get(class).copied() else {
+                continue;
+            };
+            if !self.platform.rate_limit(class, limits, &bucket).await {
+                return Err(Rejection::rate_limited(class, limits));
+            }
+        }
+        Ok(())
+    }
+
+    /// `GET /api/health`: every configured target's circuit, latency and error rate.
+    async fn health(&self) -> ApiResponse {
+        let config = &self.settings.config;
+        let targets = config.all_targets();
+        let views = self
+            .platform
+            .health_load(HealthQuery {
+                keys: targets.iter().map(|t| t.key()).collect(),
+                circuit: config.circuit,
+                claim_probes: false,
+            })
+            .await;
+        let targets: Vec<TargetHealthInfo> = targets
+            .iter()
+            .zip(views)
+            .map(|(target, view)| TargetHealthInfo {
+                model: target.model.clone(),
+                region: target.region.clone(),
+                circuit: view.circuit,
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                ttft_ms: view.ttft_ms.map(|ms| ms.round() as u64),
+                error_rate: (view.error_rate * 1000.0).round() / 1000.0,
+                samples: view.samples,
+            })
+            .collect();
+        let status = if targets.iter().all(|t| t.circuit == "closed") {
+            "ok"
+        } else {
+            "degraded"
+        };
+        let mut response = json(
+            200,
+            &HealthResponse {
+                status: status.into(),
+                targets,
+            },
+        );
+        response
+            .headers
+            .push(("cache-control".into(), "no-store".into()));
+        response
+    }
+
+    /// Counts the request against the route's rate-limit class, per client bucket.
+    async fn rate_limit(
+        &self,
+        limits: Option<(&str, RateLimitClass)>,
+        headers: &[(String, String)],
+    ) -> Result<(), Rejection> {
+        let Some((class, limits)) = limits else {
+            return Ok(());
+        };
+        for bucket in client_buckets(headers) {
+            if !self.platform.rate_limit(class, limits, &bucket).await {
+                return Err(Rejection::rate_limited(class, limits));
+            }
+        }
+        Ok(())
+    }
+
+    /// `/api/jobs` and `/api/jobs/{id}` ([`crate::jobs::api`]).
+    async fn jobs(&self, request: &ApiRequest, log: &mut RequestLog<P>) -> ApiResponse {
+        let refuse = |failure: jobs_api::ApiFailure| Rejection {
+            headers: failure
+                .allow
+                .map(|allow| vec![("allow".to_owned(), allow.to_owned())])
+                .unwrap_or_default(),
+            ..Rejection::new(failure.status, failure.code, failure.message)
+        };
+        let answer = async {
+            let endpoint = jobs_api::endpoint(&request.method, &request.path).map_err(refuse)?;
+            let Some(jobs) = &self.jobs else {
+                return Err(Rejection::new(
+                    503,
+                    ErrorCode::Internal,
+                    "Background jobs are not available on this edge.",
+                ));
+            };
+            let (platform, settings) = (&self.platform, self.settings.as_ref());
+            match endpoint {
+                jobs_api::Endpoint::Submit => {
+                    let id = jobs_api::new_job_id(platform);
+                    let prepared =
+                        jobs_api::prepare(settings, jobs, request, id).map_err(refuse)?;
+                    let limits = prepared.limits.as_ref().map(|(c, l)| (c.as_str(), *l));
+                    self.rate_limit(limits, &request.headers).await?;
+                    jobs_api::submit(platform, jobs, prepared).await
+                }
+                jobs_api::Endpoint::List => {
+                    jobs_api::list(platform, settings, jobs, &request.query, &request.headers).await
+                }
+                jobs_api::Endpoint::Get(id) => {
+                    jobs_api::get(platform, settings, jobs, id, &request.headers).await
+                }
+            }
+            .map_err(refuse)
+        };
+        match answer.await {
+            Ok(response) => {
+                log.line.status = Some(response.status);
+                log.write("ok");
+                response
+            }
+            Err(rejection) => rejection.respond(log),
+        }
+    }
+
+    /// `POST /api/chat` (`path_route` `None`) or `POST /api/{route}`.
     async fn chat(
         &self,
-        body: Vec<u8>,
-        headers: &[(String, String)],
-        request_id: &str,
-        started_ms: u64,
-    ) -> Result<ApiResponse, Rejection> {
-        if body.len() > MAX_BODY_BYTES {
-            return Err(Rejection::new(
-                413,
-                ErrorCode::PayloadTooLarge,
-                format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
-            ));
-        }
-        let content_type = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-type"))
-            .map(|(_, v)| v.as_str());
-        if !is_json(content_type) {
-            return Err(Rejection::new(
-                415,
-                ErrorCode::UnsupportedMediaType,
-                "Content-Type must be application/json.",
-            ));
-        }
-        let request: ChatRequest = serde_json::from_slice(&body)
+        path_route: Option<&str>,
+        request: &ApiRequest,
+        caller: &Caller<'_>,
+        context: RequestContext,
+    ) -> Result<Answer, Rejection> {
+        check_json_body(&request.body, &request.headers)?;
+        let chat: ChatRequest = serde_json::from_slice(&request.body)
             .map_err(|e| Rejection::new(400, ErrorCode::InvalidJson, e.to_string()))?;
-        validate(&request)
+        validate(&chat)
             .map_err(|e| Rejection::new(400, ErrorCode::InvalidRequest, e.to_string()))?;
-        let route = self
-            .settings
-            .config
-            .route(request.route.as_deref())
-            .map_err(|m| Rejection::new(400, ErrorCode::InvalidRequest, format!("route: {m}")))?
-            .0
-            .to_owned();
+        if let (Some(path), Some(body)) = (path_route, chat.route.as_deref()) {
+            if path != body {
+                return Err(Rejection::new(
+                    400,
+                    ErrorCode::InvalidRequest,
+                    format!(
+                        "route: the path names route {path:?}; leave route out or make it match"
+                    ),
+                ));
+            }
+        }
+        let config = &self.settings.config;
+        let asked = path_route.or(chat.route.as_deref());
+        // A widget names a route its key opens, or gets the key's default.
+        let asked = match caller {
+            Caller::Widget(widget) => {
+                let route = asked.unwrap_or_else(|| widget.default_route(config));
+                widget.allows_route(route).map_err(Rejection::forbidden)?;
+                Some(route)
+            }
+            Caller::Direct => asked,
+        };
+        let choice = choose_route(config, asked, &chat)
+            .map_err(|m| Rejection::new(400, ErrorCode::InvalidRequest, format!("route: {m}")))?;
+        let limits = match config.resolve(asked) {
+            Ok(Resolved::Auto(auto)) => auto
+                .rate_limit
+                .as_deref()
+                .and_then(|class| config.rate_limits.get_key_value(class))
+                .map(|(class, limits)| (class.as_str(), *limits)),
+            Ok(Resolved::Chain(_, route)) => route.limits(config),
+            Err(_) => None,
+        };
+        self.rate_limit(limits, &request.headers).await?;
+        self.widget_rate_limit(caller, &request.headers).await?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);
-        let request_id = request_id.to_owned();
-        if request.stream == Some(false) {
-            return Ok(
-                match chat_once(platform, settings, request_id, route, request, started_ms).await {
+        if chat.stream == Some(false) {
+            let once = chat_once(platform, settings, context, choice, chat).await;
+            return Ok(Answer {
+                response: match once.result {
                     Ok(answer) => json(200, &answer),
-                    Err(error) => json(
-                        error.http_status(),
-                        &ErrorBody::new(error.code(), error.client_message()),
-                    ),
+                    Err(error) => error_response(&error),
                 },
-            );
+                upstream_ms: Some(once.upstream_ms),
+            });
         }
-        let events = chat_stream(platform, settings, request_id, route, request, started_ms)
-            .map(|event| sse::encode(&event));
-        Ok(ApiResponse {
-            status: 200,
-            headers: vec![
-                ("content-type".into(), sse::CONTENT_TYPE.into()),
-                ("cache-control".into(), "no-cache".into()),
-            ],
-            body: ApiBody::Sse(Box::pin(events)),
+        let events = chat_stream(platform, settings, context, choice, chat);
+        Ok(sse_response(events).into())
+    }
+
+    /// `POST /api/invoke/{route}`: the route's models get the checked native body as it is.
+    async fn invoke(
+        &self,
+        route: &str,
+        request: &ApiRequest,
+        context: RequestContext,
+    ) -> Result<Answer, Rejection> {
+        let config = &self.settings.config;
+        let (route, chain) = match config.route(Some(route)) {
+            Ok((name, chain)) => (name.to_owned(), chain),
+            Err(message) => return Err(Rejection::new(404, ErrorCode::NotFound, message)),
+        };
+        check_json_body(&request.body, &request.headers)?;
+        prepare(&chain.primary().model, &request.body).map_err(|error| match error {
+            BodyError::Json(message) => Rejection::new(400, ErrorCode::InvalidJson, message),
+            BodyError::Invalid(error) => {
+                Rejection::new(400, ErrorCode::InvalidRequest, error.to_string())
+            }
+        })?;
+        self.rate_limit(chain.limits(config), &request.headers)
+            .await?;
+        let platform = self.platform.clone();
+        let settings = Rc::clone(&self.settings);
+        let body = request.body.clone();
+        if wants_stream(&request.query, &request.headers) {
+            let events = invoke_stream(platform, settings, context, route, body);
+            return Ok(sse_response(events).into());
+        }
+        let once = invoke_once(platform, settings, context, route, body).await;
+        Ok(Answer {
+            response: match once.result {
+                Ok(native) => ApiResponse {
+                    status: 200,
+                    headers: vec![("content-type".into(), native.content_type)],
+                    body: ApiBody::Json(String::from_utf8_lossy(&native.bytes).into_owned()),
+                },
+                Err(error) => error_response(&error),
+            },
+            upstream_ms: Some(once.upstream_ms),
         })
     }
 }
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod widget_tests;

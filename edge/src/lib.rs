@@ -4,19 +4,31 @@
 //! Everything but the `worker` module is plain Rust, run and tested natively; the Worker is a
 //! thin shell supplying the platform (HTTP client, clock, bindings).
 
+pub mod anthropic;
 pub mod app;
 pub mod bedrock_error;
 pub mod chat;
+pub mod circuit;
+pub mod classifier;
 pub mod config;
 pub mod converse;
 pub mod eventstream;
+pub mod health;
+pub mod invoke;
+pub mod jobs;
 pub mod model_id;
+pub mod nova;
 pub mod platform;
+pub mod rate_limit;
 mod request_log;
+pub mod retry;
 pub mod secret;
 pub mod settings;
 pub mod signing;
+pub mod upstream;
+pub mod upstream_decode;
 pub mod validate;
+pub mod widget;
 
 #[cfg(test)]
 mod test_support;

@@ -1,5 +1,6 @@
 //! Client for the edge API: `POST /api/chat` streamed as Server-Sent Events, and
-//! `GET /api/routes`. Every request can be cancelled with an `AbortSignal`.
+//! `GET /api/routes`. Every request can be cancelled with an `AbortSignal`, and can carry
+//! extra headers (the embeddable widget sends its key and the page it is on).
 
 use crate::{state::Failure, stream::read_events};
 use gloo_net::http::Request;
@@ -14,10 +15,12 @@ pub enum ChatError {
     Failed(Failure),
 }
 
-/// Sends `request` to `{base}/api/chat` and hands each event to `on_event` as it arrives.
-/// `Ok` once the stream's `done` or `error` event has been delivered.
+/// Sends `request` to `{base}/api/chat` (with `headers` besides the usual ones, e.g. a widget
+/// key) and hands each event to `on_event` as it arrives. `Ok` once the stream's `done` or
+/// `error` event has been delivered.
 pub async fn stream_chat(
     base: &str,
+    headers: &[(String, String)],
     request: &ChatRequest,
     signal: &AbortSignal,
     on_event: &mut dyn FnMut(StreamEvent),
@@ -29,9 +32,13 @@ pub async fn stream_chat(
             ChatError::Failed(error)
         }
     };
-    let response = Request::post(&format!("{base}/api/chat"))
+    let mut builder = Request::post(&format!("{base}/api/chat"))
         .abort_signal(Some(signal))
-        .header("accept", shared::sse::CONTENT_TYPE)
+        .header("accept", shared::sse::CONTENT_TYPE);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let response = builder
         .json(request)
         .map_err(|error| fail(network(&error)))?
         .send()
@@ -74,15 +81,28 @@ fn network(error: &dyn std::fmt::Display) -> Failure {
 
 /// The routes the edge offers.
 pub async fn fetch_routes(base: &str, signal: &AbortSignal) -> Result<RoutesResponse, String> {
-    let response = Request::get(&format!("{base}/api/routes"))
-        .abort_signal(Some(signal))
-        .send()
+    fetch_routes_with(base, &[], signal)
         .await
-        .map_err(|error| error.to_string())?;
-    if !response.ok() {
-        return Err(format!("HTTP {}", response.status()));
+        .map_err(|failure| failure.message)
+}
+
+/// The routes the edge offers to a caller sending `headers` (a widget sees only its own);
+/// a refusal carries the edge's message.
+pub async fn fetch_routes_with(
+    base: &str,
+    headers: &[(String, String)],
+    signal: &AbortSignal,
+) -> Result<RoutesResponse, Failure> {
+    let mut builder = Request::get(&format!("{base}/api/routes")).abort_signal(Some(signal));
+    for (name, value) in headers {
+        builder = builder.header(name, value);
     }
-    response.json().await.map_err(|error| error.to_string())
+    let response = builder.send().await.map_err(|error| network(&error))?;
+    if !response.ok() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(http_failure(response.status(), &body));
+    }
+    response.json().await.map_err(|error| network(&error))
 }
 
 #[cfg(test)]

@@ -2,12 +2,13 @@
 
 use super::*;
 use crate::{
-    config::Config,
     converse::tests::answer,
+    invoke::tests::anthropic_stream,
     secret::Secret,
     signing::Credentials,
     test_support::{body, End, Reply, ScriptedPlatform},
 };
+use serde_json::json;
 use shared::{sse::SseParser, StreamEvent};
 
 fn new_edge(replies: Vec<Reply>) -> (Edge<ScriptedPlatform>, ScriptedPlatform) {
@@ -19,9 +20,10 @@ fn new_edge(replies: Vec<Reply>) -> (Edge<ScriptedPlatform>, ScriptedPlatform) {
             session_token: None,
         },
         endpoint: None,
-        config: Config::builtin("us-east-1"),
-        first_byte_timeout_ms: 1_000,
-        idle_timeout_ms: 1_000,
+        config: crate::test_support::one_call_config(crate::config::Timeouts {
+            first_byte_ms: 1_000,
+            idle_ms: 1_000,
+        }),
     };
     (Edge::new(settings, platform.clone()), platform)
 }
@@ -104,7 +106,7 @@ async fn invalid_requests_name_the_field() {
     .await;
     assert_eq!(
         message,
-        r#"route: unknown route "gpt-5"; available routes: analyze, classify, generate"#
+        r#"route: unknown route "gpt-5"; available routes: analyze, auto, classify, generate"#
     );
 }
 
@@ -163,16 +165,18 @@ async fn routes_are_listed() {
         .iter()
         .map(|r| r["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["analyze", "classify", "generate"]);
+    assert_eq!(names, ["analyze", "auto", "classify", "generate"]);
     assert_eq!(
-        body["routes"][1],
+        body["routes"][2],
         serde_json::json!({
             "name": "classify",
             "description": "Fast and cheap: short answers, labels, extraction.",
             "model": "us.anthropic.claude-3-5-haiku-20241022-v1:0",
             "region": "us-east-1",
+            "targets": [{"model": "us.anthropic.claude-3-5-haiku-20241022-v1:0", "region": "us-east-1"}],
         })
     );
+    assert_eq!(body["routes"][1]["tiers"]["complex"], "analyze");
     assert_eq!(platform.logs()[0]["outcome"], "ok");
 }
 
@@ -245,4 +249,228 @@ async fn stream_false_answers_json() {
     let body = json_body(&response);
     assert_eq!(body["error"]["code"], "upstream_throttled");
     assert!(!body.to_string().contains("UPSTREAM-TEXT"));
+}
+
+const CLAUDE_BODY: &str = r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":"hello"}]}"#;
+
+fn post_invoke(path_and_query: &str, body: &str) -> ApiRequest {
+    let (path, query) = path_and_query
+        .split_once('?')
+        .unwrap_or((path_and_query, ""));
+    ApiRequest {
+        path: path.into(),
+        query: query.into(),
+        ..post_chat(body)
+    }
+}
+
+async fn sse_names(response: ApiResponse) -> Vec<&'static str> {
+    let ApiBody::Sse(stream) = response.body else {
+        panic!("expected SSE");
+    };
+    let wire: String = stream.collect::<Vec<_>>().await.concat();
+    SseParser::new()
+        .push(wire.as_bytes())
+        .iter()
+        .map(|raw| raw.parse().unwrap().unwrap().name())
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn invoke_streams_sse_on_request() {
+    let mut accept = post_invoke("/api/invoke/classify", CLAUDE_BODY);
+    accept
+        .headers
+        .push(("Accept".into(), "text/event-stream".into()));
+    for request in [
+        post_invoke("/api/invoke/classify?stream=true", CLAUDE_BODY),
+        accept,
+    ] {
+        let stream = Reply::stream(body(vec![anthropic_stream(&["Hi", "!"], None)], End::Close));
+        let (edge, platform) = new_edge(vec![stream]);
+        let response = edge.handle(request).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.header("content-type"), Some("text/event-stream"));
+        assert!(response.header("x-request-id").is_some());
+        assert_eq!(
+            sse_names(response).await,
+            ["meta", "delta", "delta", "done"]
+        );
+        assert!(platform.requests()[0]
+            .url
+            .ends_with("%3A0/invoke-with-response-stream"));
+        assert_eq!(platform.logs().len(), 1);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn invoke_answers_with_the_model_s_own_json() {
+    let native = r#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+    let (edge, platform) = new_edge(vec![Reply::json(native)]);
+    let response = edge
+        .handle(post_invoke(
+            "/api/invoke/classify?stream=false",
+            CLAUDE_BODY,
+        ))
+        .await;
+    assert_eq!(response.status, 200);
+    assert_eq!(response.header("content-type"), Some("application/json"));
+    assert_eq!(response.header("x-request-id").map(str::len), Some(16));
+    assert!(matches!(&response.body, ApiBody::Json(text) if text == native));
+    let request = &platform.requests()[0];
+    assert!(request
+        .url
+        .ends_with("/model/us.anthropic.claude-3-5-haiku-20241022-v1%3A0/invoke"));
+    let sent: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+    assert_eq!(
+        sent,
+        serde_json::from_str::<serde_json::Value>(CLAUDE_BODY).unwrap()
+    );
+    assert_eq!(platform.logs()[0]["path"], "/api/invoke/classify");
+
+    let (edge, _) = new_edge(vec![Reply::error(
+        429,
+        "ThrottlingException",
+        "UPSTREAM-TEXT",
+    )]);
+    let response = edge
+        .handle(post_invoke("/api/invoke/classify", CLAUDE_BODY))
+        .await;
+    assert_eq!(response.status, 429);
+    let body = json_body(&response);
+    assert_eq!(body["error"]["code"], "upstream_throttled");
+    assert!(!body.to_string().contains("UPSTREAM-TEXT"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn invoke_requests_are_checked_before_any_upstream_call() {
+    let with_model = CLAUDE_BODY.replace('{', r#"{"model":"anthropic.claude-opus","#);
+    let message = rejected(
+        post_invoke("/api/invoke/generate", &with_model),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert!(message.starts_with("model: unknown field"), "{message}");
+    let too_many = CLAUDE_BODY.replace("64", "100000");
+    let message = rejected(
+        post_invoke("/api/invoke/generate", &too_many),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(message, "max_tokens: must be between 1 and 8192");
+    rejected(
+        post_invoke("/api/invoke/generate", "{"),
+        400,
+        "invalid_json",
+    )
+    .await;
+    let message = rejected(
+        post_invoke("/api/invoke/gpt-5", CLAUDE_BODY),
+        404,
+        "not_found",
+    )
+    .await;
+    assert!(message.starts_with(r#"unknown route "gpt-5""#), "{message}");
+    rejected(post_invoke("/api/invoke/", CLAUDE_BODY), 404, "not_found").await;
+    let mut form = post_invoke("/api/invoke/generate", CLAUDE_BODY);
+    form.headers = vec![("content-type".into(), "text/plain".into())];
+    rejected(form, 415, "unsupported_media_type").await;
+    let get = ApiRequest {
+        method: "GET".into(),
+        ..post_invoke("/api/invoke/generate", "")
+    };
+    rejected(get.clone(), 405, "method_not_allowed").await;
+    let (edge, _) = new_edge(vec![]);
+    assert_eq!(edge.handle(get).await.header("allow"), Some("POST"));
+}
+
+/// An edge on the built-in chains (retries, fallbacks, last resort).
+fn resilient_edge(replies: Vec<Reply>) -> (Edge<ScriptedPlatform>, ScriptedPlatform) {
+    let (edge, platform) = new_edge(replies);
+    let settings = Settings {
+        config: crate::config::Config::builtin("us-east-1"),
+        ..(*edge.settings).clone()
+    };
+    (Edge::new(settings, platform.clone()), platform)
+}
+
+#[tokio::test(start_paused = true)]
+async fn trace_headers_reach_bedrock_unsigned_and_retry_after_is_honoured() {
+    let throttled = Reply::Respond {
+        status: 429,
+        headers: vec![
+            ("x-amzn-ErrorType".into(), "ThrottlingException".into()),
+            ("retry-after".into(), "1".into()),
+        ],
+        body: body(vec![br#"{"message":"slow down"}"#.to_vec()], End::Close),
+    };
+    let (edge, platform) = resilient_edge(vec![
+        throttled,
+        Reply::json(
+            r#"{"output":{"message":{"role":"assistant","content":[{"text":"ok"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#,
+        ),
+    ]);
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let mut request = post_chat(r#"{"messages":[{"role":"user","content":"hi"}],"stream":false}"#);
+    request.headers.extend([
+        ("traceparent".into(), traceparent.into()),
+        (
+            "X-Amzn-Trace-Id".into(),
+            "Root=1-5759e988-bd862e3fe1be46a994272793".into(),
+        ),
+        ("tracestate".into(), "bad\u{7f}value".into()),
+    ]);
+    let started = tokio::time::Instant::now();
+    let response = edge.handle(request).await;
+    assert_eq!(response.status, 200);
+    // The 429 asked for 1 s: the retry waited that long (the backoff alone is under 200 ms).
+    assert_eq!(started.elapsed().as_millis(), 1_000);
+    let requests = platform.requests();
+    assert_eq!(requests.len(), 2);
+    let header = |name: &str| {
+        requests[1]
+            .headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header("traceparent").as_deref(), Some(traceparent));
+    assert!(header("x-amzn-trace-id").is_some());
+    assert_eq!(
+        header("tracestate"),
+        None,
+        "malformed trace headers are dropped"
+    );
+    let authorization = header("authorization").unwrap();
+    assert!(!authorization.contains("traceparent"), "{authorization}");
+    let timing = response.header("server-timing").unwrap();
+    assert!(timing.contains("upstream;dur="), "{timing}");
+    let log = &platform.logs()[0];
+    assert_eq!(
+        (&log["attempts"], &log["outcome"]),
+        (&json!(2), &json!("ok"))
+    );
+    assert_eq!(
+        log["targets_tried"],
+        json!(["us.anthropic.claude-sonnet-4-20250514-v1:0@us-east-1"])
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn health_lists_every_target() {
+    let (edge, _) = resilient_edge(vec![]);
+    let response = edge
+        .handle(ApiRequest {
+            method: "GET".into(),
+            path: "/api/health".into(),
+            ..ApiRequest::default()
+        })
+        .await;
+    assert_eq!(response.status, 200);
+    let body = json_body(&response);
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["targets"].as_array().map(Vec::len), Some(6));
+    assert_eq!(body["targets"][0]["circuit"], "closed");
 }

@@ -23,8 +23,22 @@ pub fn ChatPanel(
     /// Offer the routes of `GET /api/routes`.
     #[prop(default = true)]
     route_picker: bool,
+    /// The route to ask for (until the picker changes it); `None` lets the edge choose.
+    #[prop(into, optional)]
+    route: Option<String>,
+    /// Extra headers of every request, e.g. a widget key.
+    #[prop(optional)]
+    headers: Vec<(String, String)>,
+    /// Messages to send as if typed, oldest first, e.g. from the page embedding a widget. Each
+    /// is taken off once sent; while an answer streams the rest wait.
+    #[prop(into, optional)]
+    queued: Option<RwSignal<Vec<String>>>,
 ) -> impl IntoView {
-    let chat = Chat::new(&api_base, initial, on_change);
+    let chat = Chat::new(&api_base, headers, initial, on_change);
+    chat.route.set(route);
+    if let Some(queued) = queued {
+        send_queued(&chat, queued);
+    }
     on_cleanup({
         let chat = chat.clone();
         move || chat.stop()
@@ -80,6 +94,22 @@ pub fn ChatPanel(
             <Composer chat />
         </section>
     }
+}
+
+/// Sends the messages of `queued` one at a time, each once the previous answer has ended.
+fn send_queued(chat: &Chat, queued: RwSignal<Vec<String>>) {
+    let chat = chat.clone();
+    Effect::new(move |_| {
+        if chat.streaming.get() || queued.with(Vec::is_empty) {
+            return;
+        }
+        let next = queued
+            .try_update(|waiting| (!waiting.is_empty()).then(|| waiting.remove(0)))
+            .flatten();
+        if let Some(text) = next {
+            chat.send(&text);
+        }
+    });
 }
 
 /// Fetches the route list into `routes`; the request is aborted if the panel goes away.

@@ -3,10 +3,11 @@
 
 use crate::{
     api::{self, ChatError},
+    jobs,
     state::{history, Failure, Message, Status, StoredMessage},
 };
 use leptos::{prelude::*, task::spawn_local};
-use shared::{ChatRequest, Role};
+use shared::{jobs::JobStatus, ChatRequest, Role};
 use std::sync::Arc;
 use web_sys::AbortController;
 
@@ -14,10 +15,16 @@ use web_sys::AbortController;
 #[derive(Clone)]
 pub struct Chat {
     api_base: Arc<str>,
+    /// Sent with every request besides the usual ones (a widget's key).
+    headers: Arc<[(String, String)]>,
     pub messages: ArcRwSignal<Vec<Message>>,
     /// Route for the next request; `None` lets the edge choose its default.
     pub route: ArcRwSignal<Option<String>>,
     pub streaming: ArcRwSignal<bool>,
+    /// Send the next turn as a background job (`POST /api/jobs`) instead of a stream.
+    pub background: ArcRwSignal<bool>,
+    /// The status of the last background job, for the composer.
+    pub job_status: ArcRwSignal<Option<JobStatus>>,
     /// The answer in flight and its controller.
     abort: StoredValue<Option<(u64, AbortController)>, LocalStorage>,
     on_change: Option<Callback<Vec<StoredMessage>>>,
@@ -26,17 +33,27 @@ pub struct Chat {
 impl Chat {
     pub fn new(
         api_base: &str,
+        headers: Vec<(String, String)>,
         initial: Vec<StoredMessage>,
         on_change: Option<Callback<Vec<StoredMessage>>>,
     ) -> Self {
         Self {
             api_base: api_base.trim_end_matches('/').into(),
+            headers: headers.into(),
             messages: ArcRwSignal::new(initial.into_iter().map(Message::restore).collect()),
             route: ArcRwSignal::new(None),
             streaming: ArcRwSignal::new(false),
+            background: ArcRwSignal::new(false),
+            job_status: ArcRwSignal::new(None),
             abort: StoredValue::new_local(None),
             on_change,
         }
+    }
+
+    /// Background jobs belong to the main client: a widget (which sends its key in extra
+    /// headers) may use only the chat endpoints.
+    pub fn jobs_available(&self) -> bool {
+        self.headers.is_empty()
     }
 
     /// Sends a user message and streams the answer. `false` if busy or `text` is blank.
@@ -135,9 +152,28 @@ impl Chat {
         self.abort.set_value(Some((answer.id, controller)));
         self.streaming.set(true);
         let chat = self.clone();
+        if self.background.get_untracked() {
+            spawn_local(async move {
+                let status = chat.job_status.clone();
+                let on_status = move |s| status.set(Some(s));
+                let result =
+                    jobs::run_job(&chat.api_base, &chat.headers, &request, &signal, &on_status)
+                        .await
+                        .map(|result| jobs::show_result(&answer, result));
+                chat.finish(&answer, result);
+            });
+            return;
+        }
         spawn_local(async move {
             let mut on_event = |event| answer.apply(event);
-            let result = api::stream_chat(&chat.api_base, &request, &signal, &mut on_event).await;
+            let result = api::stream_chat(
+                &chat.api_base,
+                &chat.headers,
+                &request,
+                &signal,
+                &mut on_event,
+            )
+            .await;
             chat.finish(&answer, result);
         });
     }

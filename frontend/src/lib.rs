@@ -1,19 +1,23 @@
 //! Browser chat client for the Bedrock edge, built with Leptos (client-side rendering).
 //!
-//! A library of components: [`ChatPanel`] is a whole chat against an API base URL (an embeddable
-//! widget reuses it), [`ConversationList`] the saved-conversation sidebar, and [`App`] the page.
+//! A library of components: [`ChatPanel`] is a whole chat against an API base URL,
+//! [`ConversationList`] the saved-conversation sidebar, [`App`] the page, and [`Widget`] the
+//! embeddable widget's frame page (the same panel; one wasm serves both pages).
 
 pub mod api;
 mod app;
 mod chat;
 mod clipboard;
 mod components;
+mod jobs;
 pub mod markdown;
 pub mod state;
 pub mod store;
 pub mod stream;
+pub mod widget;
 
 pub use app::App;
+pub use widget::Widget;
 
 // Unit tests are `#[wasm_bindgen_test(unsupported = test)]`: they run natively with
 // `cargo test -p frontend` and in headless Chromium with `--target wasm32-unknown-unknown`.

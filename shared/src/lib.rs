@@ -5,6 +5,8 @@
 pub mod chat;
 pub mod error;
 pub mod events;
+pub mod health;
+pub mod jobs;
 pub mod routes;
 pub mod sse;
 

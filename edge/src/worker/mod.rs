@@ -1,7 +1,10 @@
 //! The Cloudflare Worker shell: converts `worker::Request`/`Response` to and from the core's
-//! platform-neutral types and supplies the platform. `/api/*` goes to the core; everything
-//! else is the front end's static files.
+//! platform-neutral types and supplies the platform. `/api/*` goes to the core; the widget
+//! frame is the chat page with a policy from its key; everything else is the front end's
+//! static files. Also exports the target-health Durable Object.
 
+mod health_object;
+mod jobs;
 mod platform;
 
 use crate::app::{ApiBody, ApiRequest, ApiResponse, Edge};
@@ -9,41 +12,108 @@ use crate::settings::Settings;
 use futures::StreamExt;
 use platform::WorkerPlatform;
 use shared::{ErrorBody, ErrorCode};
-use worker::{event, Context, Env, Headers, Request, Response};
+use worker::{event, Context, Env, Headers, MessageBatch, Request, Response};
 
 #[event(fetch)]
-async fn fetch(request: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    if request.path() == crate::widget::FRAME_PATH {
+        return widget_frame(&request, &env).await;
+    }
     if !request.path().starts_with("/api/") {
         return env.assets("ASSETS")?.fetch_request(request).await;
     }
     // Never let a platform error escape as an exception page with internals in it.
-    match handle_api(request, &env).await {
+    match handle_api(request, &env, ctx).await {
         Ok(response) => Ok(response),
         Err(error) => {
-            worker::console_error!("{{\"event\":\"worker_error\",\"error\":{:?}}}", error.to_string());
-            json_response(500, &ErrorBody::new(ErrorCode::Internal, "The edge failed to handle the request."))
+            worker::console_error!(
+                "{{\"event\":\"worker_error\",\"error\":{:?}}}",
+                error.to_string()
+            );
+            json_response(
+                500,
+                &ErrorBody::new(
+                    ErrorCode::Internal,
+                    "The edge failed to handle the request.",
+                ),
+            )
         }
     }
 }
 
-async fn handle_api(mut request: Request, env: &Env) -> worker::Result<Response> {
-    let settings = match Settings::from_lookup(|name| lookup(env, name)) {
+async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Result<Response> {
+    let settings = Settings::from_lookup(|name| lookup(env, name)).and_then(|settings| {
+        platform::check_bindings(env, &settings.config)?;
+        Ok(settings)
+    });
+    let settings = match settings {
         Ok(settings) => settings,
         Err(error) => {
-            worker::console_error!("{{\"event\":\"config_error\",\"error\":{:?}}}", error.to_string());
-            let body = ErrorBody::new(ErrorCode::Internal, format!("The edge is not configured: {error}"));
+            worker::console_error!(
+                "{{\"event\":\"config_error\",\"error\":{:?}}}",
+                error.to_string()
+            );
+            let body = ErrorBody::new(
+                ErrorCode::Internal,
+                format!("The edge is not configured: {error}"),
+            );
             return json_response(500, &body);
         }
     };
     let url = request.url()?;
     let api_request = ApiRequest {
+        origin: url.origin().ascii_serialization(),
         method: request.method().to_string(),
         path: url.path().to_owned(),
         query: url.query().unwrap_or_default().to_owned(),
         headers: request.headers().entries().collect(),
         body: request.bytes().await?,
     };
-    into_worker_response(Edge::new(settings, WorkerPlatform).handle(api_request).await)
+    let mut edge = Edge::new(settings, WorkerPlatform::new(env.clone(), ctx));
+    match crate::jobs::JobSettings::from_lookup(|name| lookup(env, name)) {
+        Ok(job_settings) => edge = edge.with_jobs(jobs::backend(env, job_settings)),
+        Err(error) => {
+            worker::console_error!(
+                "{{\"event\":\"config_error\",\"error\":{:?}}}",
+                error.to_string()
+            );
+        }
+    }
+    into_worker_response(edge.handle(api_request).await)
+}
+
+/// The consumer of the jobs queue and of its dead-letter queue (see `jobs::consume`). Always
+/// `Ok`: an `Err` here would abort the Wasm instance; failures retry their messages instead.
+#[event(queue)]
+async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::Result<()> {
+    let settings = Settings::from_lookup(|name| lookup(&env, name)).map_err(|e| e.to_string());
+    let job_settings =
+        crate::jobs::JobSettings::from_lookup(|name| lookup(&env, name)).map_err(|e| e.to_string());
+    jobs::consume(batch, env, ctx, settings, job_settings).await;
+    Ok(())
+}
+
+/// The widget frame: the chat page itself (`index.html`, the same wasm; it starts in widget
+/// mode by its path) with a Content-Security-Policy whose `frame-ancestors` comes from the key
+/// in the query ([`crate::widget::frame_csp`]).
+async fn widget_frame(request: &Request, env: &Env) -> worker::Result<Response> {
+    let mut url = request.url()?;
+    let settings = Settings::from_lookup(|name| lookup(env, name)).ok();
+    let csp = crate::widget::frame_csp(
+        settings.as_ref().map(|s| &s.config),
+        url.query().unwrap_or_default(),
+    );
+    url.set_path("/");
+    url.set_query(None);
+    let page = env.assets("ASSETS")?.fetch(url.to_string(), None).await?;
+    // A fetched response's headers are immutable: copy them.
+    let headers = Headers::new();
+    for (name, value) in page.headers().entries() {
+        headers.append(&name, &value)?;
+    }
+    headers.set("content-security-policy", &csp)?;
+    headers.set("cache-control", "no-cache")?;
+    Ok(page.with_headers(headers))
 }
 
 /// A secret, else a plain var, else nothing.
@@ -63,7 +133,9 @@ fn into_worker_response(response: ApiResponse) -> worker::Result<Response> {
     let body = match response.body {
         ApiBody::Empty => Response::empty()?,
         ApiBody::Json(json) => Response::from_bytes(json.into_bytes())?,
-        ApiBody::Sse(events) => Response::from_stream(events.map(|text| Ok::<_, worker::Error>(text.into_bytes())))?,
+        ApiBody::Sse(events) => {
+            Response::from_stream(events.map(|text| Ok::<_, worker::Error>(text.into_bytes())))?
+        }
     };
     Ok(body.with_status(response.status).with_headers(headers))
 }
@@ -71,5 +143,7 @@ fn into_worker_response(response: ApiResponse) -> worker::Result<Response> {
 fn json_response(status: u16, body: &ErrorBody) -> worker::Result<Response> {
     let headers = Headers::new();
     headers.set("content-type", "application/json")?;
-    Ok(Response::from_bytes(serde_json::to_vec(body)?)?.with_status(status).with_headers(headers))
+    Ok(Response::from_bytes(serde_json::to_vec(body)?)?
+        .with_status(status)
+        .with_headers(headers))
 }

@@ -1,7 +1,8 @@
 //! The message box: Enter sends, Shift+Enter adds a line, Stop replaces Send while an answer
-//! streams (Escape stops too; the panel listens for that key).
+//! streams (Escape stops too; the panel listens for that key). "Background job" sends the turn
+//! as a job (`POST /api/jobs`) and shows its status until the answer arrives.
 
-use crate::chat::Chat;
+use crate::{chat::Chat, jobs::status_text};
 use leptos::{ev::KeyboardEvent, html::Textarea, prelude::*};
 
 #[component]
@@ -30,6 +31,9 @@ pub fn Composer(chat: Chat) -> impl IntoView {
         }
     };
     let streaming = chat.streaming.clone();
+    let (background, job_status) = (chat.background.clone(), chat.job_status.clone());
+    let toggle = background.clone();
+    let jobs_available = chat.jobs_available();
     let stop = move |_| chat.stop();
     view! {
         <form
@@ -51,6 +55,22 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                     on:keydown=on_keydown
                 ></textarea>
             </label>
+            {jobs_available.then(|| view! {
+                <div class="composer-job">
+                    <label title="Send as a background job and show the answer when it is done">
+                        <input
+                            type="checkbox"
+                            data-testid="background-toggle"
+                            prop:checked=move || background.get()
+                            on:change=move |event| toggle.set(event_target_checked(&event))
+                        />
+                        "Background job"
+                    </label>
+                    <span class="job-status" data-testid="job-status" role="status">
+                        {move || job_status.get().map(status_text)}
+                    </span>
+                </div>
+            })}
             <Show
                 when=move || streaming.get()
                 fallback=|| {

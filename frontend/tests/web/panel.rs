@@ -103,3 +103,39 @@ async fn a_refused_request_shows_its_error_with_retry() {
     one(&root, "[data-testid=retry-button]");
     one(&root, "[data-testid=send-button]");
 }
+
+#[wasm_bindgen_test]
+async fn background_mode_sends_the_turn_as_a_job() {
+    let parent = container();
+    let root: Element = parent.clone().into();
+    // The test runner's server has no `/api/jobs` either: the submission fails with HTTP 404.
+    let _handle = leptos::mount::mount_to(parent, || view! { <ChatPanel route_picker=false /> });
+    let status = one(&root, "[data-testid=job-status]");
+    assert_eq!(status.text_content().unwrap_or_default(), "");
+    one(&root, "[data-testid=background-toggle]")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    let input: HtmlTextAreaElement = one(&root, "[data-testid=composer-input]").unchecked_into();
+    input.set_value("Later, please");
+    input
+        .dispatch_event(&web_sys::Event::new("input").unwrap())
+        .unwrap();
+    one(&root, "[data-testid=send-button]")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    let error = wait_for(&root, "[data-testid=message-error]").await;
+    assert!(
+        error.text_content().unwrap().contains("HTTP 404"),
+        "{:?}",
+        error.text_content()
+    );
+    let posted = js_sys::eval(
+        "performance.getEntriesByType('resource').some(e => e.name.endsWith('/api/jobs'))",
+    )
+    .unwrap();
+    assert_eq!(
+        posted.as_bool(),
+        Some(true),
+        "the turn did not go to /api/jobs"
+    );
+}

@@ -1,0 +1,296 @@
+//! Bedrock's own asynchronous invocation (bedrock-wire.md §1.9) behind the jobs API, for
+//! routes configured with `async_invoke`: StartAsyncInvoke with the job id as the idempotency
+//! token (a retried start cannot start twice), GetAsyncInvoke for one job's status and
+//! ListAsyncInvokes for many at once. Requests are built and answers parsed by pure functions;
+//! [`call`] signs and sends one.
+
+use crate::{
+    bedrock_error::{BedrockError, BedrockErrorKind},
+    platform::{Platform, UpstreamRequest},
+    settings::Settings,
+    signing::sign,
+    upstream::{read_body, with_timeout},
+};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Most of an answer that is read.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// Pages of ListAsyncInvokes read at most per refresh.
+pub const MAX_LIST_PAGES: usize = 5;
+
+/// Where a Bedrock invocation stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Progress {
+    InProgress,
+    Completed,
+    Failed(String),
+}
+
+impl Progress {
+    /// Bedrock's name of the status.
+    pub fn bedrock_status(&self) -> &'static str {
+        match self {
+            Self::InProgress => "InProgress",
+            Self::Completed => "Completed",
+            Self::Failed(_) => "Failed",
+        }
+    }
+}
+
+/// One invocation as GetAsyncInvoke and ListAsyncInvokes describe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub invocation_arn: String,
+    pub progress: Progress,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawSummary {
+    invocation_arn: String,
+    status: String,
+    #[serde(default)]
+    failure_message: Option<String>,
+}
+
+impl RawSummary {
+    fn parse(self) -> Summary {
+        let progress = match self.status.as_str() {
+            "Completed" => Progress::Completed,
+            "Failed" => Progress::Failed(
+                self.failure_message
+                    .unwrap_or_else(|| "Bedrock reported the invocation as failed.".into()),
+            ),
+            _ => Progress::InProgress,
+        };
+        Summary {
+            invocation_arn: self.invocation_arn,
+            progress,
+        }
+    }
+}
+
+/// StartAsyncInvoke of `model` with `input`, its output to `s3_uri`; `token` makes it
+/// idempotent.
+pub fn start_request(
+    base_url: &str,
+    model: &str,
+    input: &Value,
+    s3_uri: &str,
+    token: &str,
+) -> UpstreamRequest {
+    let body = json!({
+        "clientRequestToken": token,
+        "modelId": model,
+        "modelInput": input,
+        "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": s3_uri}},
+    });
+    UpstreamRequest {
+        method: "POST",
+        url: format!("{base_url}/async-invoke"),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: body.to_string().into_bytes(),
+    }
+}
+
+/// GetAsyncInvoke of `arn` (percent-encoded into the path).
+pub fn get_request(base_url: &str, arn: &str) -> UpstreamRequest {
+    UpstreamRequest {
+        method: "GET",
+        url: format!(
+            "{base_url}/async-invoke/{}",
+            utf8_percent_encode(arn, NON_ALPHANUMERIC)
+        ),
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+/// ListAsyncInvokes of invocations submitted after `after_ms`, newest first.
+pub fn list_request(base_url: &str, after_ms: u64, next_token: Option<&str>) -> UpstreamRequest {
+    let mut url = format!(
+        "{base_url}/async-invoke?maxResults=1000&sortOrder=Descending&submitTimeAfter={}",
+        utf8_percent_encode(&iso8601(after_ms), NON_ALPHANUMERIC)
+    );
+    if let Some(token) = next_token {
+        url.push_str("&nextToken=");
+        url.push_str(&utf8_percent_encode(token, NON_ALPHANUMERIC).to_string());
+    }
+    UpstreamRequest {
+        method: "GET",
+        url,
+        headers: Vec::new(),
+        body: Vec::new(),
+    }
+}
+
+fn bad_answer(what: &str) -> BedrockError {
+    BedrockError::new(
+        BedrockErrorKind::BadFrame,
+        format!("unexpected {what} answer"),
+    )
+}
+
+/// The `invocationArn` of a StartAsyncInvoke answer.
+pub fn parse_start(body: &[u8]) -> Result<String, BedrockError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Started {
+        invocation_arn: String,
+    }
+    serde_json::from_slice::<Started>(body)
+        .map(|s| s.invocation_arn)
+        .map_err(|_| bad_answer("StartAsyncInvoke"))
+}
+
+/// A GetAsyncInvoke answer.
+pub fn parse_get(body: &[u8]) -> Result<Summary, BedrockError> {
+    serde_json::from_slice::<RawSummary>(body)
+        .map(RawSummary::parse)
+        .map_err(|_| bad_answer("GetAsyncInvoke"))
+}
+
+/// A ListAsyncInvokes page and its `nextToken`.
+pub fn parse_list(body: &[u8]) -> Result<(Vec<Summary>, Option<String>), BedrockError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page {
+        #[serde(default)]
+        async_invoke_summaries: Vec<RawSummary>,
+        #[serde(default)]
+        next_token: Option<String>,
+    }
+    let page: Page = serde_json::from_slice(body).map_err(|_| bad_answer("ListAsyncInvokes"))?;
+    Ok((
+        page.async_invoke_summaries
+            .into_iter()
+            .map(RawSummary::parse)
+            .collect(),
+        page.next_token,
+    ))
+}
+
+/// Signs `request` for `region` and sends it: the body of a 200, else the error it means.
+pub async fn call<P: Platform>(
+    platform: &P,
+    settings: &Settings,
+    region: &str,
+    timeout_ms: u64,
+    mut request: UpstreamRequest,
+) -> Result<Vec<u8>, BedrockError> {
+    sign(
+        &mut request,
+        &settings.credentials,
+        region,
+        platform.now_ms(),
+    )
+    .map_err(|e| BedrockError::new(BedrockErrorKind::EdgeMisconfigured, e.to_string()))?;
+    let response = with_timeout(platform, timeout_ms, platform.send(request))
+        .await
+        .ok_or_else(|| {
+            BedrockError::new(
+                BedrockErrorKind::FirstByteTimeout,
+                format!("no response headers within {timeout_ms} ms"),
+            )
+        })?
+        .map_err(|e| BedrockError::new(BedrockErrorKind::Transport, e.0))?;
+    let status = response.status;
+    let headers = response.headers;
+    let body = read_body(platform, timeout_ms, response.body, MAX_ANSWER_BYTES).await?;
+    if status == 200 {
+        Ok(body)
+    } else {
+        Err(BedrockError::from_http(status, &headers, &body))
+    }
+}
+
+/// `2024-01-01T00:00:00Z` for Unix milliseconds `ms` (whole seconds, UTC).
+pub fn iso8601(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_follow_the_wire_format() {
+        let start = start_request(
+            "http://fake",
+            "amazon.nova-reel-v1:0",
+            &json!({"taskType": "TEXT_VIDEO"}),
+            "s3://bucket/out",
+            "job_1",
+        );
+        assert_eq!(
+            (start.method, start.url.as_str()),
+            ("POST", "http://fake/async-invoke")
+        );
+        let body: Value = serde_json::from_slice(&start.body).unwrap();
+        assert_eq!(
+            body,
+            json!({
+                "clientRequestToken": "job_1",
+                "modelId": "amazon.nova-reel-v1:0",
+                "modelInput": {"taskType": "TEXT_VIDEO"},
+                "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://bucket/out"}},
+            })
+        );
+        let arn = "arn:aws:bedrock:us-east-1:123456789012:async-invoke/abc123def456";
+        assert_eq!(
+            get_request("http://fake", arn).url,
+            "http://fake/async-invoke/arn%3Aaws%3Abedrock%3Aus%2Deast%2D1%3A123456789012%3Aasync%2Dinvoke%2Fabc123def456"
+        );
+        assert_eq!(
+            list_request("http://fake", 1_704_067_200_000, Some("t/1")).url,
+            "http://fake/async-invoke?maxResults=1000&sortOrder=Descending&submitTimeAfter=2024%2D01%2D01T00%3A00%3A00Z&nextToken=t%2F1"
+        );
+    }
+
+    #[test]
+    fn answers_are_parsed() {
+        assert_eq!(
+            parse_start(br#"{"invocationArn":"arn:x"}"#).unwrap(),
+            "arn:x"
+        );
+        assert!(parse_start(b"{}").is_err());
+        let failed = parse_get(
+            br#"{"invocationArn":"arn:x","status":"Failed","failureMessage":"quota","submitTime":"2024-01-01T00:00:00Z"}"#,
+        )
+        .unwrap();
+        assert_eq!(failed.progress, Progress::Failed("quota".into()));
+        let (page, next) = parse_list(
+            br#"{"asyncInvokeSummaries":[{"invocationArn":"a","status":"Completed"},{"invocationArn":"b","status":"InProgress"}],"nextToken":"n"}"#,
+        )
+        .unwrap();
+        assert_eq!(page[0].progress, Progress::Completed);
+        assert_eq!(page[1].progress.bedrock_status(), "InProgress");
+        assert_eq!(next.as_deref(), Some("n"));
+    }
+
+    #[test]
+    fn timestamps_are_iso_8601() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_700_000_000_999), "2023-11-14T22:13:20Z");
+    }
+}

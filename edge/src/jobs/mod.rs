@@ -1,0 +1,134 @@
+//! Background jobs, the edge's version of API Gateway → SQS → Lambda → DynamoDB: `POST
+//! /api/jobs` stores a job (D1) and queues it (Cloudflare Queues); the queue consumer runs it
+//! through the same routing, retries and fallback as chat ([`crate::chat::chat_once`]), or as
+//! a Bedrock async invocation, stores the result and POSTs a signed callback.
+//!
+//! Processing is at least once and idempotent: a final job is never changed again (a retried
+//! message finds it final and only makes sure its callback is on the way); a message that
+//! keeps failing goes to the dead-letter queue, whose consumer marks the job `failed` with
+//! the reason. Everything here is plain Rust behind [`store::JobStore`] and
+//! [`store::JobQueue`]; the Worker supplies D1 and the queue binding.
+
+pub mod api;
+pub mod async_invoke;
+pub mod callback;
+pub mod client;
+pub mod consumer;
+pub mod record;
+pub mod store;
+
+use crate::{config::ConfigError, secret::Secret};
+use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+use store::{JobQueue, JobStore};
+
+/// What travels on the queue: which job, and what to do with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum JobMessage {
+    /// Run the job (Converse, or start its async invocation).
+    Run { job: String },
+    /// Read a running async invocation's status.
+    Poll { job: String },
+    /// Deliver the finished job to its callback URL.
+    Callback { job: String },
+}
+
+impl JobMessage {
+    pub fn job(&self) -> &str {
+        match self {
+            Self::Run { job } | Self::Poll { job } | Self::Callback { job } => job,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Run { .. } => "run",
+            Self::Poll { .. } => "poll",
+            Self::Callback { .. } => "callback",
+        }
+    }
+}
+
+/// Default of `JOB_RETRY_DELAY_S`.
+pub const DEFAULT_RETRY_DELAY_S: u32 = 5;
+/// Longest wait between two runs of a job.
+pub const MAX_RETRY_DELAY_S: u32 = 600;
+
+/// The jobs settings, from the Worker's variables.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JobSettings {
+    /// `JOB_CALLBACK_SECRET` (a Worker secret): signs callbacks.
+    pub callback_secret: Option<Secret>,
+    /// `JOB_CALLBACK_ALLOWED_HOSTS`: comma-separated hosts callbacks may go to (empty: none).
+    pub callback_allowed_hosts: Vec<String>,
+    /// `JOB_RETRY_DELAY_S`: the wait before a failed job's second run (doubling after), and
+    /// before a failed callback's second delivery (4× after). Default 5.
+    pub retry_delay_s: u32,
+    /// `JOBS_TEST_CRASH_CLIENT` (tests only): this client's jobs "crash" once after their
+    /// Bedrock call (before storing) and once after storing (before the callback), to prove
+    /// that redelivery neither loses nor duplicates a result.
+    pub test_crash_client: Option<String>,
+}
+
+impl JobSettings {
+    /// Reads the variables through `get`; errors name the variable, never a secret's value.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let callback_allowed_hosts: Vec<String> = get("JOB_CALLBACK_ALLOWED_HOSTS")
+            .map(|hosts| {
+                hosts
+                    .split(',')
+                    .map(|h| h.trim().to_ascii_lowercase())
+                    .filter(|h| !h.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let callback_secret = get("JOB_CALLBACK_SECRET").map(|s| Secret::new(s.trim()));
+        if !callback_allowed_hosts.is_empty() && callback_secret.is_none() {
+            return Err(ConfigError::new(
+                "JOB_CALLBACK_SECRET",
+                "not set (callbacks need it to be signed; JOB_CALLBACK_ALLOWED_HOSTS is set)",
+            ));
+        }
+        let retry_delay_s = match get("JOB_RETRY_DELAY_S") {
+            None => DEFAULT_RETRY_DELAY_S,
+            Some(value) => value
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s <= MAX_RETRY_DELAY_S)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "JOB_RETRY_DELAY_S",
+                        format!("must be a whole number of seconds from 0 to {MAX_RETRY_DELAY_S}"),
+                    )
+                })?,
+        };
+        Ok(Self {
+            callback_secret,
+            callback_allowed_hosts,
+            retry_delay_s,
+            test_crash_client: get("JOBS_TEST_CRASH_CLIENT").map(|c| format!("cid:{}", c.trim())),
+        })
+    }
+
+    /// Seconds before run `attempt + 1` of a job whose run `attempt` failed.
+    pub fn run_retry_delay_s(&self, attempt: u32) -> u32 {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(16));
+        self.retry_delay_s
+            .saturating_mul(factor)
+            .min(MAX_RETRY_DELAY_S)
+    }
+}
+
+/// The jobs system of one request or queue batch: its store, queue and settings.
+#[derive(Clone)]
+pub struct Jobs {
+    pub store: Rc<dyn JobStore>,
+    pub queue: Rc<dyn JobQueue>,
+    pub settings: Rc<JobSettings>,
+}
+
+#[cfg(test)]
+mod tests;

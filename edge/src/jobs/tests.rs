@@ -1,0 +1,574 @@
+//! The jobs system end to end in memory: the HTTP API and the consumer against scripted
+//! upstream replies, the memory store and the memory queue.
+
+use super::{
+    callback,
+    consumer::{Consumer, Disposition, Source},
+    store::{
+        memory::{MemoryQueue, MemoryStore},
+        JobStore,
+    },
+    JobMessage, JobSettings, Jobs,
+};
+use crate::{
+    app::{ApiBody, ApiRequest, ApiResponse, Edge},
+    config::{AsyncInvoke, Timeouts},
+    secret::Secret,
+    settings::Settings,
+    signing::Credentials,
+    test_support::{one_call_config, Reply, ScriptedPlatform, START_MS},
+};
+use serde_json::{json, Value};
+use shared::jobs::{CallbackState, JobStatus};
+use std::rc::Rc;
+
+const CONVERSE_OK: &str = r#"{"output":{"message":{"role":"assistant","content":[{"text":"Hello there"}]}},"stopReason":"end_turn","usage":{"inputTokens":5,"outputTokens":2,"totalTokens":7}}"#;
+const CLIENT: &str = "client-0123456789abcdef";
+const OTHER: &str = "client-fedcba9876543210";
+const SECRET: &str = "callback-secret";
+
+struct World {
+    edge: Edge<ScriptedPlatform>,
+    platform: ScriptedPlatform,
+    settings: Rc<Settings>,
+    jobs: Jobs,
+    store: MemoryStore,
+    queue: MemoryQueue,
+}
+
+fn settings() -> Settings {
+    let mut config = one_call_config(Timeouts {
+        first_byte_ms: 1_000,
+        idle_ms: 1_000,
+    });
+    let mut video = config.routes["classify"].clone();
+    video.targets[0].model = "amazon.nova-reel-v1:0".into();
+    video.async_invoke = Some(AsyncInvoke {
+        s3_output_uri: "s3://bucket/out".into(),
+    });
+    config.routes.insert("video".into(), video);
+    Settings {
+        credentials: Credentials::SigV4 {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: Secret::new("wJalrXUtnFEMI"),
+            session_token: None,
+        },
+        endpoint: Some("http://bedrock.test".into()),
+        config,
+    }
+}
+
+fn world(replies: Vec<Reply>, crash_client: Option<&str>) -> World {
+    let platform = ScriptedPlatform::new(replies);
+    let store = MemoryStore::default();
+    let queue = MemoryQueue::default();
+    let jobs = Jobs {
+        store: Rc::new(store.clone()),
+        queue: Rc::new(queue.clone()),
+        settings: Rc::new(JobSettings {
+            callback_secret: Some(Secret::new(SECRET)),
+            callback_allowed_hosts: vec!["hooks.example.com".into()],
+            retry_delay_s: 2,
+            test_crash_client: crash_client.map(|c| format!("cid:{c}")),
+        }),
+    };
+    World {
+        edge: Edge::new(settings(), platform.clone()).with_jobs(Some(jobs.clone())),
+        platform,
+        settings: Rc::new(settings()),
+        jobs,
+        store,
+        queue,
+    }
+}
+
+fn request(method: &str, path: &str, client: &str, body: Value) -> ApiRequest {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
+    ApiRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.into(),
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("x-client-id".into(), client.into()),
+        ],
+        body: if body.is_null() {
+            Vec::new()
+        } else {
+            body.to_string().into_bytes()
+        },
+        ..ApiRequest::default()
+    }
+}
+
+fn ask(prompt: &str) -> Value {
+    json!({"request": {"messages": [{"role": "user", "content": prompt}]}})
+}
+
+fn body(response: &ApiResponse) -> Value {
+    match &response.body {
+        ApiBody::Json(text) => serde_json::from_str(text).unwrap(),
+        _ => panic!("expected JSON"),
+    }
+}
+
+impl World {
+    async fn submit(&self, body: Value) -> String {
+        let response = self
+            .edge
+            .handle(request("POST", "/api/jobs", CLIENT, body))
+            .await;
+        assert_eq!(response.status, 202, "{}", self::body(&response));
+        body_id(&response)
+    }
+
+    async fn get(&self, id: &str) -> Value {
+        let path = format!("/api/jobs/{id}");
+        let response = self
+            .edge
+            .handle(request("GET", &path, CLIENT, Value::Null))
+            .await;
+        assert_eq!(response.status, 200);
+        body(&response)
+    }
+
+    /// Delivers one message to the consumer.
+    async fn deliver(&self, source: Source, message: &JobMessage) -> Disposition {
+        let consumer = Consumer {
+            platform: &self.platform,
+            settings: &self.settings,
+            jobs: &self.jobs,
+        };
+        consumer
+            .handle(source, &serde_json::to_string(message).unwrap())
+            .await
+    }
+
+    fn upstream_calls(&self, fragment: &str) -> usize {
+        self.platform
+            .requests()
+            .iter()
+            .filter(|r| r.url.contains(fragment))
+            .count()
+    }
+}
+
+fn body_id(response: &ApiResponse) -> String {
+    body(response)["id"].as_str().unwrap().to_owned()
+}
+
+fn run(id: &str) -> JobMessage {
+    JobMessage::Run { job: id.into() }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_is_queued_run_once_and_read_by_its_owner_only() {
+    let w = world(vec![Reply::json(CONVERSE_OK)], None);
+    let response = w
+        .edge
+        .handle(request("POST", "/api/jobs", CLIENT, ask("Hi")))
+        .await;
+    assert_eq!(response.status, 202);
+    let id = body_id(&response);
+    assert!(id.starts_with("job_") && id.len() == 36, "{id}");
+    assert_eq!(body(&response)["status_url"], format!("/api/jobs/{id}"));
+    assert_eq!(
+        response.header("location"),
+        Some(format!("/api/jobs/{id}").as_str())
+    );
+    assert_eq!(w.queue.take(), vec![(run(&id), 0)]);
+    assert_eq!(w.get(&id).await["status"], "queued");
+
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    let job = w.get(&id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["result"]["text"], "Hello there");
+    assert_eq!(job["result"]["usage"]["output_tokens"], 2);
+    assert_eq!(job["attempts"], 1);
+    assert!(job["finished_ms"].as_u64() >= job["started_ms"].as_u64());
+
+    // At least once: the same message again changes nothing and calls nothing.
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    assert_eq!(w.upstream_calls("/converse"), 1);
+    assert_eq!(w.get(&id).await, job);
+
+    let theirs = w
+        .edge
+        .handle(request(
+            "GET",
+            &format!("/api/jobs/{id}"),
+            OTHER,
+            Value::Null,
+        ))
+        .await;
+    assert_eq!(theirs.status, 404);
+    let listed = w
+        .edge
+        .handle(request(
+            "GET",
+            "/api/jobs?status=succeeded",
+            CLIENT,
+            Value::Null,
+        ))
+        .await;
+    assert_eq!(body(&listed)["jobs"][0]["id"], id);
+    let none = w
+        .edge
+        .handle(request(
+            "GET",
+            "/api/jobs?status=queued",
+            CLIENT,
+            Value::Null,
+        ))
+        .await;
+    assert_eq!(body(&none)["jobs"], json!([]));
+    let others = w
+        .edge
+        .handle(request("GET", "/api/jobs", OTHER, Value::Null))
+        .await;
+    assert_eq!(body(&others)["jobs"], json!([]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn one_idempotency_key_is_one_job() {
+    let w = world(vec![], None);
+    let with_key = |body: Value| {
+        let mut r = request("POST", "/api/jobs", CLIENT, body);
+        r.headers
+            .push(("Idempotency-Key".into(), "order-42".into()));
+        r
+    };
+    let first = w.edge.handle(with_key(ask("Hi"))).await;
+    let second = w.edge.handle(with_key(ask("Hi"))).await;
+    assert_eq!((first.status, second.status), (202, 200));
+    assert_eq!(body_id(&first), body_id(&second));
+    assert_eq!(second.header("idempotent-replayed"), Some("true"));
+    assert_eq!(w.store.all().len(), 1);
+    assert_eq!(w.queue.take().len(), 1, "queued once");
+    let other = w.edge.handle(with_key(ask("Something else"))).await;
+    assert_eq!(other.status, 409);
+}
+
+#[tokio::test(start_paused = true)]
+async fn submissions_are_checked_before_anything_is_stored() {
+    let w = world(vec![], None);
+    for (body, client, status, fragment) in [
+        (
+            json!({"request": {"messages": []}}),
+            CLIENT,
+            400,
+            "request.messages",
+        ),
+        (
+            json!({"prompt": "x"}),
+            CLIENT,
+            400,
+            "unknown field `prompt`",
+        ),
+        (json!({}), CLIENT, 400, "request: required"),
+        (
+            json!({"request": {"messages": [{"role": "user", "content": "x"}]}, "model_input": {}}),
+            CLIENT,
+            400,
+            "not both",
+        ),
+        (
+            json!({"request": {"messages": [{"role": "user", "content": "x"}], "route": "nope"}}),
+            CLIENT,
+            400,
+            "unknown route",
+        ),
+        (
+            json!({"request": {"messages": [{"role": "user", "content": "x"}], "route": "video"}}),
+            CLIENT,
+            400,
+            "POST /api/jobs",
+        ),
+        (
+            json!({"route": "generate", "model_input": {}}),
+            CLIENT,
+            400,
+            "runs Converse",
+        ),
+        (
+            json!({"request": {"messages": [{"role": "user", "content": "x"}]}, "callback_url": "https://evil.example.com/"}),
+            CLIENT,
+            400,
+            "callback_url: host",
+        ),
+        (ask("x"), "short", 400, "X-Client-Id"),
+    ] {
+        let response = w
+            .edge
+            .handle(request("POST", "/api/jobs", client, body.clone()))
+            .await;
+        let answer = self::body(&response);
+        assert_eq!(response.status, status, "{body}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{body}: {message}");
+    }
+    assert!(w.store.all().is_empty());
+    let wrong_method = w
+        .edge
+        .handle(request("DELETE", "/api/jobs/job_1", CLIENT, Value::Null))
+        .await;
+    assert_eq!(
+        (wrong_method.status, wrong_method.header("allow")),
+        (405, Some("GET"))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_job_is_retried_later_and_then_succeeds() {
+    let throttled = || Reply::error(429, "ThrottlingException", "Too many requests");
+    let w = world(vec![throttled(), Reply::json(CONVERSE_OK)], None);
+    let id = w.submit(ask("Hi")).await;
+    let first = w.deliver(Source::Jobs, &run(&id)).await;
+    assert_eq!(first, Disposition::Retry { delay_s: 2 });
+    let waiting = w.get(&id).await;
+    assert_eq!(waiting["status"], "queued");
+    assert_eq!(waiting["error"]["code"], "upstream_throttled");
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    let done = w.get(&id).await;
+    assert_eq!(
+        (done["status"].as_str(), done["attempts"].as_u64()),
+        (Some("succeeded"), Some(2))
+    );
+    assert_eq!(done.get("error"), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_bedrock_refuses_fails_at_once_and_a_dead_letter_fails_with_its_reason() {
+    let w = world(
+        vec![
+            Reply::error(400, "ValidationException", "bad"),
+            Reply::error(503, "ServiceUnavailableException", "down"),
+        ],
+        None,
+    );
+    let refused = w.submit(ask("Hi")).await;
+    assert_eq!(
+        w.deliver(Source::Jobs, &run(&refused)).await,
+        Disposition::Ack
+    );
+    let job = w.get(&refused).await;
+    assert_eq!(
+        (job["status"].as_str(), job["error"]["code"].as_str()),
+        (Some("failed"), Some("upstream_rejected"))
+    );
+
+    let poison = w.submit(ask("Hi")).await;
+    assert!(matches!(
+        w.deliver(Source::Jobs, &run(&poison)).await,
+        Disposition::Retry { .. }
+    ));
+    // The queue gave up on it: the dead-letter consumer gets the same message.
+    assert_eq!(
+        w.deliver(Source::DeadLetter, &run(&poison)).await,
+        Disposition::Ack
+    );
+    let job = w.get(&poison).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(job["error"]["code"], "dead_lettered");
+    let message = job["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("1 attempt") && message.contains("unavailable"),
+        "{message}"
+    );
+    // A succeeded job is never turned into a failure by a late dead letter.
+    assert_eq!(
+        w.deliver(Source::DeadLetter, &run(&refused)).await,
+        Disposition::Ack
+    );
+    assert_eq!(w.get(&refused).await["error"]["code"], "upstream_rejected");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callback_is_signed_delivered_once_and_retried_with_backoff() {
+    let w = world(
+        vec![
+            Reply::json(CONVERSE_OK),
+            Reply::error(500, "Oops", "receiver down"),
+            Reply::json("{}"),
+        ],
+        None,
+    );
+    let mut submission = ask("Hi");
+    submission["callback_url"] = json!("https://hooks.example.com/done");
+    let id = w.submit(submission).await;
+    w.queue.take();
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    let callback = JobMessage::Callback { job: id.clone() };
+    assert_eq!(w.queue.take(), vec![(callback.clone(), 0)]);
+
+    // The receiver fails the first time: a second delivery is queued after the backoff.
+    assert_eq!(w.deliver(Source::Jobs, &callback).await, Disposition::Ack);
+    assert_eq!(w.queue.take(), vec![(callback.clone(), 2)]);
+    assert_eq!(w.get(&id).await["callback"]["state"], "pending");
+    assert_eq!(w.deliver(Source::Jobs, &callback).await, Disposition::Ack);
+    let job = w.get(&id).await;
+    assert_eq!(
+        job["callback"],
+        json!({"url": "https://hooks.example.com/done", "state": "delivered", "attempts": 2})
+    );
+    // Already delivered: a duplicate message posts nothing.
+    assert_eq!(w.deliver(Source::Jobs, &callback).await, Disposition::Ack);
+    assert!(w.queue.take().is_empty());
+
+    let posts: Vec<_> = w
+        .platform
+        .requests()
+        .into_iter()
+        .filter(|r| r.url == "https://hooks.example.com/done")
+        .collect();
+    assert_eq!(posts.len(), 2);
+    let post = &posts[1];
+    let header = |name: &str| {
+        post.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap()
+    };
+    let now_s = START_MS / 1000;
+    assert_eq!(
+        callback::verify(SECRET, &header("x-signature"), &post.body, now_s, 300),
+        Ok(())
+    );
+    assert_eq!(header("x-job-id"), id);
+    assert_eq!(header("x-delivery-attempt"), "2");
+    let sent: Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(
+        (sent["id"].as_str(), sent["status"].as_str()),
+        (Some(id.as_str()), Some("succeeded"))
+    );
+    assert_eq!(sent["result"]["text"], "Hello there");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_crash_after_bedrock_or_after_storing_never_duplicates_the_result() {
+    let w = world(
+        vec![
+            Reply::json(CONVERSE_OK),
+            Reply::json(CONVERSE_OK),
+            Reply::json("{}"),
+        ],
+        Some(CLIENT),
+    );
+    let mut submission = ask("Hi");
+    submission["callback_url"] = json!("https://hooks.example.com/done");
+    let id = w.submit(submission).await;
+    w.queue.take();
+    // Attempt 1 dies after Bedrock answered, before storing: nothing is stored.
+    assert_eq!(
+        w.deliver(Source::Jobs, &run(&id)).await,
+        Disposition::Retry { delay_s: 0 }
+    );
+    assert_eq!(w.get(&id).await["status"], "running");
+    // Attempt 2 stores the result, then dies before queueing the callback.
+    assert_eq!(
+        w.deliver(Source::Jobs, &run(&id)).await,
+        Disposition::Retry { delay_s: 0 }
+    );
+    let stored = w.get(&id).await;
+    assert_eq!(stored["status"], "succeeded");
+    assert!(w.queue.take().is_empty());
+    // Attempt 3 finds it done: no Bedrock call, the callback is queued.
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    assert_eq!(w.upstream_calls("/converse"), 2);
+    assert_eq!(w.get(&id).await["result"], stored["result"]);
+    assert_eq!(
+        w.queue.take(),
+        vec![(JobMessage::Callback { job: id.clone() }, 0)]
+    );
+    let record = w.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (record.attempts, record.callback_state),
+        (2, Some(CallbackState::Pending))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_async_invoke_route_starts_and_polls_a_bedrock_invocation() {
+    let arn = "arn:aws:bedrock:us-east-1:123456789012:async-invoke/abc123def456";
+    let w = world(
+        vec![
+            Reply::json(&json!({"invocationArn": arn}).to_string()),
+            Reply::json(&json!({"invocationArn": arn, "status": "InProgress"}).to_string()),
+            Reply::json(&json!({"invocationArn": arn, "status": "Completed"}).to_string()),
+        ],
+        None,
+    );
+    let id = w
+        .submit(json!({"route": "video", "model_input": {"taskType": "TEXT_VIDEO"}}))
+        .await;
+    w.queue.take();
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    let start = &w.platform.requests()[0];
+    assert_eq!(start.url, "http://bedrock.test/async-invoke");
+    let sent: Value = serde_json::from_slice(&start.body).unwrap();
+    assert_eq!(sent["clientRequestToken"], id.as_str());
+    assert_eq!(sent["modelId"], "amazon.nova-reel-v1:0");
+    assert_eq!(
+        w.queue.take(),
+        vec![(JobMessage::Poll { job: id.clone() }, 1)]
+    );
+
+    let poll = JobMessage::Poll { job: id.clone() };
+    assert_eq!(w.deliver(Source::Jobs, &poll).await, Disposition::Ack);
+    assert_eq!(w.queue.take().len(), 1, "still running: polled again later");
+    let running = w.get(&id).await;
+    assert_eq!(
+        running["status"], "succeeded",
+        "GET reads the status too: {running}"
+    );
+    assert_eq!(
+        running["output"],
+        json!({"invocation_arn": arn, "bedrock_status": "Completed", "s3_output_uri": "s3://bucket/out"})
+    );
+    assert_eq!(w.upstream_calls("/async-invoke/arn"), 2);
+    let status = w.store.get(&id).await.unwrap().unwrap().status;
+    assert_eq!(status, JobStatus::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_jobs_system_the_endpoints_say_so() {
+    let edge = Edge::new(settings(), ScriptedPlatform::new(vec![]));
+    let response = edge
+        .handle(request("POST", "/api/jobs", CLIENT, ask("Hi")))
+        .await;
+    assert_eq!(response.status, 503);
+}
+
+#[test]
+fn settings_are_read_strictly() {
+    let get = |vars: &'static [(&'static str, &'static str)]| {
+        JobSettings::from_lookup(move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    };
+    let defaults = get(&[]).unwrap();
+    assert_eq!(defaults.retry_delay_s, 5);
+    assert!(defaults.callback_allowed_hosts.is_empty());
+    let set = get(&[
+        (
+            "JOB_CALLBACK_ALLOWED_HOSTS",
+            " Hooks.Example.com, 127.0.0.1 ",
+        ),
+        ("JOB_CALLBACK_SECRET", "s"),
+        ("JOB_RETRY_DELAY_S", "1"),
+    ])
+    .unwrap();
+    assert_eq!(
+        set.callback_allowed_hosts,
+        ["hooks.example.com", "127.0.0.1"]
+    );
+    assert_eq!((set.run_retry_delay_s(1), set.run_retry_delay_s(3)), (1, 4));
+    let error = get(&[("JOB_CALLBACK_ALLOWED_HOSTS", "a.com")]).unwrap_err();
+    assert_eq!(error.path, "JOB_CALLBACK_SECRET");
+    let error = get(&[("JOB_RETRY_DELAY_S", "soon")]).unwrap_err();
+    assert_eq!(error.path, "JOB_RETRY_DELAY_S");
+    assert!(!format!("{set:?}").contains("\"s\""));
+}

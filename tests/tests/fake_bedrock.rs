@@ -645,6 +645,49 @@ async fn a_fault_for_two_calls_then_success_counted_by_the_control_api() {
 }
 
 #[tokio::test]
+async fn a_set_reply_answers_every_operation_until_cleared() {
+    let fake = start(0).await;
+    let client = reqwest::Client::new();
+    let text = "# A title\n\nA *long* answer:\n\n- one\n- two\n";
+    let set = client
+        .post(format!("{}/_fake/replies", fake.url()))
+        .json(&json!({"model": HAIKU, "text": text}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(set.status(), 200);
+    for bad in [json!({"model": HAIKU, "text": ""}), json!({"model": HAIKU})] {
+        let refused = client
+            .post(format!("{}/_fake/replies", fake.url()))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 400, "{bad}");
+    }
+    for operation in OPERATIONS {
+        let response = call(&fake, HAIKU, operation, &sigv4("us-east-1")).await;
+        assert_eq!(answer_text(operation, response).await, text, "{operation}");
+    }
+    // Other models keep their generated answer.
+    let other = call(&fake, PROFILE, "converse", &sigv4("us-east-1")).await;
+    assert_eq!(
+        answer_text("converse", other).await,
+        reply_text(PROFILE, "us-east-1", PROMPT)
+    );
+    client
+        .delete(format!("{}/_fake/faults", fake.url()))
+        .send()
+        .await
+        .unwrap();
+    let after = call(&fake, HAIKU, "converse", &sigv4("us-east-1")).await;
+    assert_eq!(
+        answer_text("converse", after).await,
+        reply_text(HAIKU, "us-east-1", PROMPT)
+    );
+}
+
+#[tokio::test]
 async fn async_invoke_lifecycle_and_idempotency() {
     let fake = start(1).await;
     let auth = sigv4("us-east-1");

@@ -43,7 +43,10 @@ FAULT CONTROL API (not signed):
          On non-streaming calls exception_after answers the exception as an HTTP error, bad_crc_after
          a 500, drop_after and truncated_after break the JSON body off half way.
   GET    /_fake/faults  the current rules
-  DELETE /_fake/faults  clear all faults and call counters
+  POST   /_fake/replies {\"model\": \"<model id or *>\", \"text\": \"...\"}  answer every call to the model
+                        with this text instead (word-sized deltas, still cut at maxTokens)
+  GET    /_fake/replies the replies set
+  DELETE /_fake/faults  clear all faults, set replies and call counters
   GET    /_fake/calls   {\"calls\": {\"<model>\": N}, \"by_region\": {\"<model>@<region>\": N}}
 
 EXAMPLE:

@@ -1,5 +1,6 @@
-//! Fault injection and call counting: the rules tests set through `POST /_fake/faults` (or
-//! `FakeBedrock::set_fault`), and what each fault kind does to a call.
+//! Fault injection, set replies and call counting: the rules tests set through
+//! `POST /_fake/faults` (or `FakeBedrock::set_fault`), what each fault kind does to a call, and
+//! the reply texts set through `POST /_fake/replies` (or `FakeBedrock::set_reply`).
 
 use super::errors::ApiError;
 use serde::{Deserialize, Serialize};
@@ -159,10 +160,21 @@ impl FaultRule {
     }
 }
 
-/// Fault rules and call counters, shared by the server and the handle.
+/// A reply text for a model's calls, as posted to `/_fake/replies`: every call to `model` (`*`:
+/// every model) answers `text` instead of the generated greeting, in word-sized deltas and cut
+/// at `maxTokens` as usual. Benchmarks use it for long (markdown) answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetReply {
+    pub model: String,
+    pub text: String,
+}
+
+/// Fault rules, set replies and call counters, shared by the server and the handle.
 #[derive(Debug, Default)]
 pub struct Control {
     faults: Mutex<Vec<FaultRule>>,
+    replies: Mutex<BTreeMap<String, String>>,
     calls: Mutex<Calls>,
 }
 
@@ -186,10 +198,31 @@ impl Control {
         Ok(())
     }
 
-    /// Clears all rules and counters.
+    /// Clears all rules, set replies and counters.
     pub fn reset(&self) {
         lock(&self.faults).clear();
+        lock(&self.replies).clear();
         *lock(&self.calls) = Calls::default();
+    }
+
+    /// Sets the reply of `reply.model` (replacing an earlier one); an empty text is refused.
+    pub fn set_reply(&self, reply: SetReply) -> Result<(), String> {
+        if reply.text.is_empty() {
+            return Err("text must not be empty".into());
+        }
+        lock(&self.replies).insert(reply.model, reply.text);
+        Ok(())
+    }
+
+    /// The reply set for `model`, else the one set for `*`.
+    pub fn reply_for(&self, model: &str) -> Option<String> {
+        let replies = lock(&self.replies);
+        replies.get(model).or_else(|| replies.get("*")).cloned()
+    }
+
+    /// The set replies by model.
+    pub fn replies(&self) -> BTreeMap<String, String> {
+        lock(&self.replies).clone()
     }
 
     pub fn rules(&self) -> Vec<FaultRule> {
@@ -293,5 +326,25 @@ mod tests {
         assert_eq!(control.calls_json()["by_region"]["m@eu-west-1"], 1);
         control.reset();
         assert_eq!((control.calls("m"), control.rules().len()), (0, 0));
+    }
+
+    #[test]
+    fn set_replies_apply_by_model_then_wildcard_until_reset() {
+        let control = Control::default();
+        let reply = |model: &str, text: &str| SetReply {
+            model: model.into(),
+            text: text.into(),
+        };
+        assert_eq!(control.reply_for("m"), None);
+        control.set_reply(reply("*", "for all")).unwrap();
+        control.set_reply(reply("m", "for m")).unwrap();
+        assert!(control.set_reply(reply("m", "")).is_err());
+        assert_eq!(control.reply_for("m").as_deref(), Some("for m"));
+        assert_eq!(control.reply_for("other").as_deref(), Some("for all"));
+        let parsed: SetReply = serde_json::from_str(r##"{"model":"m","text":"# Hi"}"##).unwrap();
+        assert_eq!(parsed, reply("m", "# Hi"));
+        assert!(serde_json::from_str::<SetReply>(r#"{"model":"m","text":"x","y":1}"#).is_err());
+        control.reset();
+        assert_eq!(control.reply_for("other"), None);
     }
 }

@@ -16,7 +16,7 @@ mod server;
 mod sigv4;
 mod stream;
 
-pub use faults::{Fault, FaultRule, StreamException};
+pub use faults::{Fault, FaultRule, SetReply, StreamException};
 pub use reply::{reply_deltas, reply_text};
 
 use anyhow::Context;
@@ -126,7 +126,15 @@ impl FakeBedrock {
         self.server.control.add(rule).map_err(anyhow::Error::msg)
     }
 
-    /// Clears all faults and call counters (what `DELETE /_fake/faults` does).
+    /// Sets the reply text of a model's calls (what `POST /_fake/replies` does).
+    pub fn set_reply(&self, reply: SetReply) -> anyhow::Result<()> {
+        self.server
+            .control
+            .set_reply(reply)
+            .map_err(anyhow::Error::msg)
+    }
+
+    /// Clears all faults, set replies and call counters (what `DELETE /_fake/faults` does).
     pub fn reset(&self) {
         self.server.control.reset();
     }

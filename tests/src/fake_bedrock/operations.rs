@@ -72,13 +72,16 @@ async fn run(call: &Call<'_>, operation: Operation, body: &[u8]) -> Result<Respo
         }
     }
 
-    let answer = Answer::new(
-        call.model_id,
-        call.region,
-        &conversation.prompt,
-        conversation.input_words,
-        conversation.max_tokens,
-    );
+    let answer = match call.server.control.reply_for(call.model_id) {
+        Some(text) => Answer::of_text(&text, conversation.input_words, conversation.max_tokens),
+        None => Answer::new(
+            call.model_id,
+            call.region,
+            &conversation.prompt,
+            conversation.input_words,
+            conversation.max_tokens,
+        ),
+    };
     let frame_delay = match fault {
         Some(Fault::SlowTokens { ms }) => Duration::from_millis(ms),
         _ => Duration::from_millis(call.server.config.token_delay_ms),

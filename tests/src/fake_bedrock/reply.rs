@@ -1,5 +1,6 @@
-//! The fake's deterministic answers: the text (naming the model and region that answered),
-//! its word-sized stream deltas, token counts and the `maxTokens` cut-off.
+//! The fake's deterministic answers: the text (naming the model and region that answered, unless
+//! a reply was set through `POST /_fake/replies`), its word-sized stream deltas, token counts and
+//! the `maxTokens` cut-off.
 
 /// The whole answer the fake gives `prompt` (the last user message's text).
 pub fn reply_text(model_id: &str, region: &str, prompt: &str) -> String {
@@ -49,7 +50,16 @@ impl Answer {
         input_words: u64,
         max_tokens: u64,
     ) -> Self {
-        let mut deltas = reply_deltas(&reply_text(model_id, region, prompt));
+        Self::of_text(
+            &reply_text(model_id, region, prompt),
+            input_words,
+            max_tokens,
+        )
+    }
+
+    /// The answer `text` (a reply set through the control API), cut the same way.
+    pub fn of_text(text: &str, input_words: u64, max_tokens: u64) -> Self {
+        let mut deltas = reply_deltas(text);
         let cut = usize::try_from(max_tokens).unwrap_or(usize::MAX);
         let stop_reason = if deltas.len() > cut {
             deltas.truncate(cut);
@@ -116,6 +126,11 @@ mod tests {
             ("max_tokens", 3, 7)
         );
         assert_eq!(cut.text(), "Hello from m ");
+        let set = Answer::of_text("# Title\n\nSome *text*.", 1, 2);
+        assert_eq!(
+            (set.text(), set.stop_reason),
+            ("# Title\n\n".into(), "max_tokens")
+        );
         assert_eq!(count_words(" two  words\n"), 2);
     }
 }

@@ -1,11 +1,12 @@
-//! The HTTP application: the unsigned `/_fake/` control API, and one fallback handler that
-//! routes on the raw path, authenticates, counts, applies faults and answers Bedrock calls.
+//! The HTTP application: the unsigned `/_fake/` control API (faults, replies, calls), and one
+//! fallback handler that routes on the raw path, authenticates, counts, applies faults and
+//! answers Bedrock calls.
 
 use super::{
     async_invoke::AsyncJobs,
     clock,
     errors::ApiError,
-    faults::{Control, FaultRule},
+    faults::{Control, FaultRule, SetReply},
     model_id, operations,
     routes::{self, Route},
     sigv4::{self, Received},
@@ -47,6 +48,7 @@ pub fn app(server: Arc<Server>) -> Router {
             "/_fake/faults",
             post(add_fault).delete(clear).get(list_faults),
         )
+        .route("/_fake/replies", post(set_reply).get(list_replies))
         .route("/_fake/calls", get(calls))
         .fallback(bedrock)
         .layer(middleware::from_fn_with_state(
@@ -90,6 +92,25 @@ async fn add_fault(State(server): State<Arc<Server>>, body: axum::body::Bytes) -
             (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
         }
     }
+}
+
+async fn set_reply(State(server): State<Arc<Server>>, body: axum::body::Bytes) -> Response {
+    let set = serde_json::from_slice::<SetReply>(&body)
+        .map_err(|e| format!("invalid reply: {e}"))
+        .and_then(|reply| {
+            let model = reply.model.clone();
+            server.control.set_reply(reply).map(|()| model)
+        });
+    match set {
+        Ok(model) => Json(json!({ "set": model })).into_response(),
+        Err(message) => {
+            (StatusCode::BAD_REQUEST, Json(json!({ "message": message }))).into_response()
+        }
+    }
+}
+
+async fn list_replies(State(server): State<Arc<Server>>) -> Json<Value> {
+    Json(json!({ "replies": server.control.replies() }))
 }
 
 async fn clear(State(server): State<Arc<Server>>) -> Json<Value> {

@@ -1,6 +1,7 @@
 //! The local stack: the fake Bedrock (unless real AWS credentials are given) and `wrangler dev`
 //! serving the built Worker and front end. Used by `scripts/dev`, the integration tests and the
-//! browser tests, so all three run the same thing.
+//! browser tests, so all three run the same thing. The jobs tables (D1) are created in the
+//! stack's own state directory before `wrangler dev` starts.
 
 use crate::fake_bedrock::{FakeBedrock, FakeConfig};
 use anyhow::{bail, Context};
@@ -17,6 +18,9 @@ use std::{
 pub enum Upstream {
     /// Start the fake Bedrock on this port (0 = any free port).
     Fake { port: u16 },
+    /// The same with this configuration (pacing, credentials), e.g. `token_delay_ms: 0` for
+    /// benchmarks that set the pacing per run with a `slow_tokens` fault.
+    FakeWith { port: u16, config: FakeConfig },
     /// Real Bedrock (or `BEDROCK_ENDPOINT`) with these variables: access key, secret, ...
     Aws(Vec<(String, String)>),
 }
@@ -74,6 +78,17 @@ pub struct Stack {
 impl Stack {
     /// Starts the stack and waits until the Worker answers. Needs `edge/build` and `dist`.
     pub async fn start(options: StackOptions) -> anyhow::Result<Stack> {
+        Self::start_with(options, false).await
+    }
+
+    /// Like [`start`](Self::start), but `wrangler dev` serves a copy of the built Worker and
+    /// front end taken now, so that a rebuild while it runs (another build on the machine) does
+    /// not reload it mid-measurement. For benchmarks.
+    pub async fn start_snapshot(options: StackOptions) -> anyhow::Result<Stack> {
+        Self::start_with(options, true).await
+    }
+
+    async fn start_with(options: StackOptions, snapshot: bool) -> anyhow::Result<Stack> {
         let root = repo_root();
         for built in ["edge/build/index.js", "dist/index.html"] {
             if !root.join(built).exists() {
@@ -88,19 +103,8 @@ impl Stack {
         std::fs::create_dir_all(&work_dir)?;
 
         let (fake, mut vars) = match options.upstream {
-            Upstream::Fake { port } => {
-                let config = FakeConfig::default();
-                let fake = FakeBedrock::start(config.clone(), port).await?;
-                let vars = vec![
-                    ("BEDROCK_ENDPOINT".to_owned(), fake.url()),
-                    ("AWS_ACCESS_KEY_ID".to_owned(), config.access_key_id.clone()),
-                    (
-                        "AWS_SECRET_ACCESS_KEY".to_owned(),
-                        config.secret_access_key.clone(),
-                    ),
-                ];
-                (Some(fake), vars)
-            }
+            Upstream::Fake { port } => Self::start_fake(FakeConfig::default(), port).await?,
+            Upstream::FakeWith { port, config } => Self::start_fake(config, port).await?,
             Upstream::Aws(vars) => (None, vars),
         };
         vars.extend(options.vars);
@@ -113,7 +117,13 @@ impl Stack {
             .mode(0o600)
             .open(&env_file)?;
         for (name, value) in &vars {
-            writeln!(file, "{name}={value}")?;
+            // Single quotes: dotenv takes the value literally, JSON and newlines included.
+            if value.contains('\'') {
+                bail!(
+                    "{name}: a Worker variable for the local stack cannot contain a single quote"
+                );
+            }
+            writeln!(file, "{name}='{value}'")?;
         }
 
         let port = if options.port == 0 {
@@ -122,10 +132,18 @@ impl Stack {
             options.port
         };
         let url = format!("http://127.0.0.1:{port}");
+        let config = if snapshot {
+            snapshot_built(&root, &work_dir.join("snapshot"))?
+        } else {
+            PathBuf::from("edge/wrangler.toml")
+        };
+        apply_migrations(&root, &work_dir, &config).await?;
         let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
         command
             .current_dir(&root)
-            .args(["dev", "--config", "edge/wrangler.toml", "--ip", "127.0.0.1"])
+            .args(["dev", "--config"])
+            .arg(&config)
+            .args(["--ip", "127.0.0.1"])
             .args([
                 "--port",
                 &port.to_string(),
@@ -161,6 +179,23 @@ impl Stack {
         Ok(stack)
     }
 
+    /// Starts the fake and names it to the Worker: its URL and credentials.
+    async fn start_fake(
+        config: FakeConfig,
+        port: u16,
+    ) -> anyhow::Result<(Option<FakeBedrock>, Vec<(String, String)>)> {
+        let fake = FakeBedrock::start(config.clone(), port).await?;
+        let vars = vec![
+            ("BEDROCK_ENDPOINT".to_owned(), fake.url()),
+            ("AWS_ACCESS_KEY_ID".to_owned(), config.access_key_id.clone()),
+            (
+                "AWS_SECRET_ACCESS_KEY".to_owned(),
+                config.secret_access_key.clone(),
+            ),
+        ];
+        Ok((Some(fake), vars))
+    }
+
     async fn wait_ready(&self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         let probe = format!("{}/api/routes", self.url);
@@ -184,6 +219,12 @@ impl Stack {
         )
     }
 
+    /// The process id of `wrangler dev`, also the id of the process group of everything it
+    /// started (workerd, esbuild): for measuring what they use.
+    pub fn wrangler_pid(&self) -> u32 {
+        self.wrangler.id()
+    }
+
     /// wrangler's output, when not inherited.
     pub fn log_path(&self) -> PathBuf {
         self.work_dir.join("wrangler.log")
@@ -201,7 +242,69 @@ impl Drop for Stack {
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.wrangler.wait();
         let _ = std::fs::remove_dir_all(self.work_dir.join("state"));
+        let _ = std::fs::remove_dir_all(self.work_dir.join("snapshot"));
     }
+}
+
+/// Creates the D1 tables (`edge/migrations/`) in the local state `wrangler dev` then uses: both
+/// must name the same `--persist-to`.
+async fn apply_migrations(root: &Path, work_dir: &Path, config: &Path) -> anyhow::Result<()> {
+    let output = tokio::process::Command::new(root.join("node_modules/.bin/wrangler"))
+        .current_dir(root)
+        .args(["d1", "migrations", "apply", "DB", "--local"])
+        .arg("--config")
+        .arg(config)
+        .arg("--persist-to")
+        .arg(work_dir.join("state"))
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
+        .env("WRANGLER_HIDE_BANNER", "true")
+        .env("WRANGLER_LOG_PATH", work_dir.join("wrangler-logs"))
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .context("running wrangler d1 migrations apply (run `npm ci` first)")?;
+    if !output.status.success() {
+        bail!(
+            "wrangler d1 migrations apply failed:\n{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// Copies what `wrangler dev` serves (`edge/wrangler.toml`, `edge/build`, `edge/migrations`,
+/// `dist`) under `to`, keeping their relative places; the copy's `wrangler.toml`.
+fn snapshot_built(root: &Path, to: &Path) -> anyhow::Result<PathBuf> {
+    for dir in ["edge/build", "edge/migrations", "dist"] {
+        copy_dir(&root.join(dir), &to.join(dir))?;
+    }
+    let config = to.join("edge/wrangler.toml");
+    std::fs::copy(root.join("edge/wrangler.toml"), &config)?;
+    Ok(config)
+}
+
+/// Copies `from` into `to` recursively, leaving out hidden entries (build scratch space).
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if !from.exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let target = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else {
+            std::fs::copy(entry.path(), &target)
+                .with_context(|| format!("copying {}", entry.path().display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The workspace root (this crate's parent directory).

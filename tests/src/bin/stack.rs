@@ -3,7 +3,10 @@
 //!
 //! Usage: stack [--port 8787] [--fake-port 8788] [--quiet] [--var NAME=VALUE]...
 
-#![allow(clippy::print_stdout, reason = "the ready lines on stdout are this program's interface")]
+#![allow(
+    clippy::print_stdout,
+    reason = "the ready lines on stdout are this program's interface"
+)]
 
 use anyhow::{bail, Context};
 use tests::stack::{Stack, StackOptions, Upstream};

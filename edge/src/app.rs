@@ -258,9 +258,9 @@ fn error_response(error: &BedrockError) -> ApiResponse {
 }
 
 impl<P: Platform> Edge<P> {
-    pub fn new(settings: Settings, platform: P) -> Self {
+    pub fn new(settings: impl Into<Rc<Settings>>, platform: P) -> Self {
         Self {
-            settings: Rc::new(settings),
+            settings: settings.into(),
             platform,
             jobs: None,
         }

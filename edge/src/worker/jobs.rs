@@ -247,7 +247,7 @@ pub async fn consume(
     batch: MessageBatch<String>,
     env: Env,
     ctx: Context,
-    settings: Result<Settings, String>,
+    settings: Result<Rc<Settings>, String>,
     job_settings: Result<JobSettings, String>,
 ) {
     let platform = WorkerPlatform::new(env.clone(), ctx);
@@ -261,7 +261,7 @@ pub async fn consume(
         backend(&env, s).ok_or_else(|| format!("missing {DB_BINDING} or {QUEUE_BINDING} binding"))
     });
     let (settings, jobs) = match (settings, jobs) {
-        (Ok(settings), Ok(jobs)) => (Rc::new(settings), jobs),
+        (Ok(settings), Ok(jobs)) => (settings, jobs),
         (Err(error), _) | (_, Err(error)) => {
             // Nothing can run: the queue tries again later (then the dead-letter queue).
             log_event(&platform, "jobs_config_error", &queue, &error);

@@ -8,10 +8,12 @@ mod jobs;
 mod platform;
 
 use crate::app::{ApiBody, ApiRequest, ApiResponse, Edge};
+use crate::config::ConfigError;
 use crate::settings::Settings;
 use futures::StreamExt;
 use platform::WorkerPlatform;
 use shared::{ErrorBody, ErrorCode};
+use std::{cell::RefCell, rc::Rc};
 use worker::{event, Context, Env, Headers, MessageBatch, Request, Response};
 
 #[event(fetch)]
@@ -41,12 +43,25 @@ async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Respo
     }
 }
 
+thread_local! {
+    /// The settings, parsed and checked once per isolate: its variables, secrets and bindings
+    /// do not change while it lives (a new deploy starts new isolates).
+    static SETTINGS: RefCell<Option<Rc<Settings>>> = const { RefCell::new(None) };
+}
+
+fn settings(env: &Env) -> Result<Rc<Settings>, ConfigError> {
+    if let Some(settings) = SETTINGS.with_borrow(Clone::clone) {
+        return Ok(settings);
+    }
+    let settings = Settings::from_lookup(|name| lookup(env, name))?;
+    platform::check_bindings(env, &settings.config)?;
+    let settings = Rc::new(settings);
+    SETTINGS.set(Some(settings.clone()));
+    Ok(settings)
+}
+
 async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Result<Response> {
-    let settings = Settings::from_lookup(|name| lookup(env, name)).and_then(|settings| {
-        platform::check_bindings(env, &settings.config)?;
-        Ok(settings)
-    });
-    let settings = match settings {
+    let settings = match settings(env) {
         Ok(settings) => settings,
         Err(error) => {
             worker::console_error!(
@@ -86,7 +101,7 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
 /// `Ok`: an `Err` here would abort the Wasm instance; failures retry their messages instead.
 #[event(queue)]
 async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::Result<()> {
-    let settings = Settings::from_lookup(|name| lookup(&env, name)).map_err(|e| e.to_string());
+    let settings = settings(&env).map_err(|e| e.to_string());
     let job_settings =
         crate::jobs::JobSettings::from_lookup(|name| lookup(&env, name)).map_err(|e| e.to_string());
     jobs::consume(batch, env, ctx, settings, job_settings).await;
@@ -98,7 +113,7 @@ async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::R
 /// in the query ([`crate::widget::frame_csp`]).
 async fn widget_frame(request: &Request, env: &Env) -> worker::Result<Response> {
     let mut url = request.url()?;
-    let settings = Settings::from_lookup(|name| lookup(env, name)).ok();
+    let settings = settings(env).ok();
     let csp = crate::widget::frame_csp(
         settings.as_ref().map(|s| &s.config),
         url.query().unwrap_or_default(),

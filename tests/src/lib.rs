@@ -5,5 +5,7 @@
 pub mod bench;
 pub mod client;
 pub mod fake_bedrock;
+pub mod harness;
 pub mod native_platform;
 pub mod stack;
+pub mod wall_clock;

@@ -13,7 +13,7 @@ use edge::{
 use futures::StreamExt;
 use std::{
     sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 #[derive(Clone, Default)]
@@ -72,10 +72,7 @@ impl Platform for NativePlatform {
     }
 
     fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default()
+        crate::wall_clock::now_ms()
     }
 
     async fn sleep(&self, ms: u64) {

@@ -13,18 +13,18 @@ use axum::{
     Router,
 };
 use hmac::{Hmac, KeyInit, Mac};
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Arguments;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::jobs::{JobList, JobStatus, JobView};
 use std::{
     collections::BTreeMap,
-    future::Future,
     sync::{Arc, Mutex},
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 use tests::{
     fake_bedrock::{reply_text, Fault, FaultRule},
+    harness::{self, case, check, StackWorld},
     stack::{Stack, StackOptions, Upstream},
 };
 use tokio::runtime::Runtime;
@@ -78,6 +78,15 @@ struct World {
     http: reqwest::Client,
 }
 
+impl StackWorld for World {
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+    fn stack(&self) -> &Stack {
+        &self.stack
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Arguments::from_args();
     let runtime = Runtime::new()?;
@@ -103,87 +112,48 @@ fn main() -> anyhow::Result<()> {
         http: reqwest::Client::new(),
     });
     let trials = vec![
-        trial(
+        case(
             &world,
             "a_hundred_jobs_at_once_all_finish_with_one_signed_callback_each",
             a_hundred_jobs_at_once_all_finish_with_one_signed_callback_each,
         ),
-        trial(
+        case(
             &world,
             "a_throttled_job_finishes_after_retries",
             a_throttled_job_finishes_after_retries,
         ),
-        trial(
+        case(
             &world,
             "a_consumer_crash_mid_job_is_retried_without_a_duplicate_result",
             a_consumer_crash_mid_job_is_retried_without_a_duplicate_result,
         ),
-        trial(
+        case(
             &world,
             "a_poison_job_lands_in_the_dead_letter_queue_and_reads_failed",
             a_poison_job_lands_in_the_dead_letter_queue_and_reads_failed,
         ),
-        trial(
+        case(
             &world,
             "the_same_idempotency_key_twice_gives_one_job",
             the_same_idempotency_key_twice_gives_one_job,
         ),
-        trial(
+        case(
             &world,
             "a_failing_callback_receiver_is_retried_with_backoff",
             a_failing_callback_receiver_is_retried_with_backoff,
         ),
-        trial(
+        case(
             &world,
             "a_client_reads_only_its_own_jobs",
             a_client_reads_only_its_own_jobs,
         ),
-        trial(
+        case(
             &world,
             "an_async_invoke_job_reflects_bedrock_status",
             an_async_invoke_job_reflects_bedrock_status,
         ),
     ];
-    // One stack serves every case: run them one after another.
-    let conclusion = libtest_mimic::run(
-        &Arguments {
-            test_threads: Some(1),
-            ..args
-        },
-        trials,
-    );
-    if conclusion.has_failed() {
-        eprintln!("--- wrangler log ---\n{}", world.stack.log());
-    }
-    drop(world);
-    conclusion.exit()
-}
-
-fn trial<F, Fut>(world: &Arc<World>, name: &'static str, test: F) -> Trial
-where
-    F: Fn(Arc<World>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    let world = world.clone();
-    Trial::test(name, move || {
-        world
-            .runtime
-            .block_on(async {
-                if let Some(fake) = &world.stack.fake {
-                    fake.reset();
-                }
-                test(world.clone()).await
-            })
-            .map_err(|e| Failed::from(format!("{e:#}")))
-    })
-}
-
-fn check(condition: bool, message: impl FnOnce() -> String) -> anyhow::Result<()> {
-    if condition {
-        Ok(())
-    } else {
-        anyhow::bail!(message())
-    }
+    harness::run(args, world, trials)
 }
 
 // ---- The callback receiver ----
@@ -215,10 +185,7 @@ fn signature_ok(headers: &HeaderMap, body: &[u8]) -> bool {
     let (Some(t), Some(v1)) = (field("t="), field("v1=")) else {
         return false;
     };
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default();
+    let now = tests::wall_clock::now_ms() / 1000;
     let fresh = t.parse::<u64>().is_ok_and(|t| t.abs_diff(now) <= 300);
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()) else {
         return false;

@@ -2,12 +2,13 @@
 //! started for the whole file (a second one where a test needs other Worker settings).
 //! Needs the built Worker and front end (`scripts/test` builds them first).
 
-use libtest_mimic::{Arguments, Failed, Trial};
+use libtest_mimic::Arguments;
 use shared::{ChatMessage, ChatRequest, ErrorCode, StreamEvent};
-use std::{future::Future, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 use tests::{
     client::{chat, chat_raw, ChatOutcome},
     fake_bedrock::{reply_text, FakeConfig, Fault, FaultRule},
+    harness::{self, case, check, StackWorld},
     stack::{Stack, StackOptions, Upstream},
 };
 use tokio::runtime::Runtime;
@@ -18,6 +19,15 @@ const GENERATE_MODEL: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
 struct World {
     runtime: Runtime,
     stack: Stack,
+}
+
+impl StackWorld for World {
+    fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+    fn stack(&self) -> &Stack {
+        &self.stack
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,83 +41,49 @@ fn main() -> anyhow::Result<()> {
     }))?;
     let world = Arc::new(World { runtime, stack });
     let trials = vec![
-        trial(
+        case(
             &world,
             "streams_the_answer_token_by_token",
             streams_the_answer_token_by_token,
         ),
-        trial(
+        case(
             &world,
             "invalid_json_is_a_400_naming_the_problem",
             invalid_json_is_a_400_naming_the_problem,
         ),
-        trial(
+        case(
             &world,
             "invalid_fields_are_a_400_naming_the_field",
             invalid_fields_are_a_400_naming_the_field,
         ),
-        trial(
+        case(
             &world,
             "wrong_secret_ends_in_a_clear_error",
             wrong_secret_ends_in_a_clear_error,
         ),
-        trial(
+        case(
             &world,
             "the_chat_ui_is_served_at_the_root",
             the_chat_ui_is_served_at_the_root,
         ),
-        trial(
+        case(
             &world,
             "a_burst_over_the_rate_limit_is_refused_before_bedrock",
             a_burst_over_the_rate_limit_is_refused_before_bedrock,
         ),
-        trial(
+        case(
             &world,
             "the_circuit_opens_in_the_durable_object_and_fails_fast",
             the_circuit_opens_in_the_durable_object_and_fails_fast,
         ),
     ];
-    // One stack serves every test: run them one after another.
-    let conclusion = libtest_mimic::run(
-        &Arguments {
-            test_threads: Some(1),
-            ..args
-        },
-        trials,
-    );
-    if conclusion.has_failed() {
-        eprintln!("--- wrangler log ---\n{}", world.stack.log());
-    }
-    drop(world);
-    conclusion.exit()
-}
-
-fn trial<F, Fut>(world: &Arc<World>, name: &'static str, test: F) -> Trial
-where
-    F: Fn(Arc<World>) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = anyhow::Result<()>>,
-{
-    let world = world.clone();
-    Trial::test(name, move || {
-        world
-            .runtime
-            .block_on(test(world.clone()))
-            .map_err(|e| Failed::from(format!("{e:#}")))
-    })
+    harness::run(args, world, trials)
 }
 
 fn ask(prompt: &str) -> ChatRequest {
     ChatRequest {
         messages: vec![ChatMessage::user(prompt)],
         ..ChatRequest::default()
-    }
-}
-
-fn check(condition: bool, message: impl FnOnce() -> String) -> anyhow::Result<()> {
-    if condition {
-        Ok(())
-    } else {
-        anyhow::bail!(message())
     }
 }
 

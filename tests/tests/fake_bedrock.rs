@@ -13,7 +13,7 @@ use edge::eventstream::{Frame, FrameDecoder};
 use futures::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tests::fake_bedrock::{reply_text, FakeBedrock, FakeConfig, Fault, FaultRule, StreamException};
 
 const HAIKU: &str = "anthropic.claude-3-haiku-20240307-v1:0";
@@ -75,14 +75,6 @@ fn body_for(operation: &str, model: &str) -> Value {
     }
 }
 
-#[allow(
-    clippy::disallowed_methods,
-    reason = "a native test signs with the real clock"
-)]
-fn now() -> SystemTime {
-    SystemTime::now()
-}
-
 /// Sends `method url` with `body`, authenticated as `auth`.
 async fn send(
     method: &str,
@@ -106,7 +98,7 @@ async fn send(
                 .identity(&identity)
                 .region(region)
                 .name("bedrock")
-                .time(now())
+                .time(tests::wall_clock::now())
                 .settings(SigningSettings::default())
                 .build()
                 .unwrap()

@@ -26,7 +26,7 @@ use std::{
     collections::HashMap,
     hint::black_box,
     rc::Rc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 /// Tokens (text deltas) per answer.
@@ -111,10 +111,7 @@ impl Platform for Replay {
     }
 
     fn now_ms(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_millis() as u64)
-            .unwrap_or_default()
+        crate::wall_clock::now_ms()
     }
 
     async fn sleep(&self, ms: u64) {

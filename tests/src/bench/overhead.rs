@@ -18,7 +18,7 @@ use edge::{
 };
 use futures::StreamExt;
 use shared::{sse::SseParser, ChatMessage, ChatRequest, StreamEvent};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 pub const PROMPT: &str = "How much latency does the edge add?";
 const LIMIT: Duration = Duration::from_secs(30);
@@ -86,7 +86,7 @@ impl Pair {
             headers: vec![("content-type".into(), "application/json".into())],
             body: build_body(&self.chat, MAX_TOKENS, DEFAULT_MAX_TOKENS),
         };
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as u64;
+        let now_ms = crate::wall_clock::now_ms();
         sign(&mut request, &self.credentials, REGION, now_ms)?;
         Ok(request)
     }

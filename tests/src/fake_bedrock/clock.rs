@@ -1,19 +1,12 @@
-//! Wall-clock reading (the one place the fake reads `SystemTime::now`), UTC calendar
+//! The fake's clock (the crate's wall clock, as signed milliseconds), UTC calendar
 //! conversions for `x-amz-date` and ISO-8601 timestamps, and request-id generation.
 
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Milliseconds since the Unix epoch, now.
-#[allow(
-    clippy::disallowed_methods,
-    reason = "the fake runs natively, never on wasm32; tests inject their own time instead"
-)]
 pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+    i64::try_from(crate::wall_clock::now_ms()).unwrap_or(i64::MAX)
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).

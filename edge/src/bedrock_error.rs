@@ -2,7 +2,7 @@
 //! responses and event-stream exception frames, with the retry flag, the client's error code,
 //! a safe message and the HTTP status the edge answers with.
 
-use crate::eventstream::Frame;
+use crate::eventstream::FrameView;
 use shared::ErrorCode;
 
 /// What went wrong. Exhaustive: each property below is decided per kind by a `match`.
@@ -187,8 +187,8 @@ impl BedrockError {
 
     /// From an event-stream frame whose `:message-type` is `exception` (modelled,
     /// `:exception-type` + JSON `{"message"}`) or `error` (`:error-code`, `:error-message`).
-    pub fn from_exception_frame(frame: &Frame) -> Self {
-        let (code, message) = if frame.header(":message-type") == Some("error") {
+    pub fn from_exception_frame(frame: &FrameView<'_>) -> Self {
+        let (code, message) = if frame.message_type() == Some("error") {
             (
                 frame.header(":error-code"),
                 frame
@@ -197,8 +197,7 @@ impl BedrockError {
                     .to_owned(),
             )
         } else {
-            let json: serde_json::Value =
-                serde_json::from_slice(&frame.payload).unwrap_or_default();
+            let json: serde_json::Value = serde_json::from_slice(frame.payload).unwrap_or_default();
             let message = json
                 .get("message")
                 .or_else(|| json.get("Message"))
@@ -377,6 +376,7 @@ impl BedrockError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::eventstream::{encode, Frame, FrameDecoder};
 
     fn coral(name: &str) -> Vec<(String, String)> {
         vec![(
@@ -432,6 +432,14 @@ mod tests {
         }
     }
 
+    /// The error an exception frame resolves to, once encoded and decoded.
+    fn from_frame(frame: &Frame) -> BedrockError {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&encode(frame));
+        let view = decoder.next_frame().unwrap().unwrap();
+        BedrockError::from_exception_frame(&view)
+    }
+
     #[test]
     fn exception_and_error_frames_resolve() {
         let exception = Frame::new(
@@ -442,7 +450,7 @@ mod tests {
             ],
             r#"{"message":"model broke","originalStatusCode":500}"#,
         );
-        let error = BedrockError::from_exception_frame(&exception);
+        let error = from_frame(&exception);
         assert_eq!(error.kind, BedrockErrorKind::ModelStreamError);
         assert!(error.message.contains("model broke"));
         let unmodelled = Frame::new(
@@ -453,7 +461,7 @@ mod tests {
             ],
             "",
         );
-        let error = BedrockError::from_exception_frame(&unmodelled);
+        let error = from_frame(&unmodelled);
         assert_eq!(error.kind, BedrockErrorKind::Unknown);
         assert!(error.message.contains("InternalFailure") && error.message.contains("oops"));
         let throttled = Frame::new(
@@ -463,10 +471,7 @@ mod tests {
             ],
             r#"{"message":"slow down"}"#,
         );
-        assert_eq!(
-            BedrockError::from_exception_frame(&throttled).kind,
-            BedrockErrorKind::Throttling
-        );
+        assert_eq!(from_frame(&throttled).kind, BedrockErrorKind::Throttling);
     }
 
     #[test]

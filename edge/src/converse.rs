@@ -3,11 +3,10 @@
 
 use crate::{
     bedrock_error::BedrockError,
-    eventstream::Frame,
-    upstream_decode::{from_value, json, EventMapper, StreamDecoder, UpstreamEvent},
+    eventstream::FrameView,
+    upstream_decode::{json, EventMapper, JsonPayload, StreamDecoder, UpstreamEvent},
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use shared::{ChatRequest, Role, Usage};
 
 #[derive(Serialize)]
@@ -111,25 +110,25 @@ impl ConverseEvents {
         StreamDecoder::new(Self::default())
     }
 
-    /// Handles the event `name` with its JSON `payload`.
+    /// Handles the event `name` with its JSON `payload`; only the events used are parsed.
     pub fn on_named(
         &mut self,
         name: &str,
-        payload: Value,
+        payload: impl JsonPayload,
         out: &mut Vec<UpstreamEvent>,
     ) -> Result<(), BedrockError> {
         match name {
             "contentBlockDelta" => {
-                let text = from_value::<BlockDelta>(name, payload)?.delta.text;
+                let text = payload.parse::<BlockDelta>(name)?.delta.text;
                 out.extend(text.filter(|t| !t.is_empty()).map(UpstreamEvent::Text));
             }
             "messageStop" => {
-                let reason = from_value::<MessageStop>(name, payload)?.stop_reason;
+                let reason = payload.parse::<MessageStop>(name)?.stop_reason;
                 self.stopped = true;
                 out.push(UpstreamEvent::Stop { reason });
             }
             "metadata" => {
-                let usage = from_value::<Metadata>(name, payload)?.usage;
+                let usage = payload.parse::<Metadata>(name)?.usage;
                 out.push(UpstreamEvent::Usage {
                     input: usage.input_tokens,
                     output: usage.output_tokens,
@@ -144,12 +143,11 @@ impl ConverseEvents {
 impl EventMapper for ConverseEvents {
     fn on_event(
         &mut self,
-        frame: &Frame,
+        frame: &FrameView<'_>,
         out: &mut Vec<UpstreamEvent>,
     ) -> Result<(), BedrockError> {
-        let name = frame.header(":event-type").unwrap_or_default();
-        let payload: Value = json(name, &frame.payload)?;
-        self.on_named(name, payload, out)
+        let name = frame.event_type().unwrap_or_default();
+        self.on_named(name, frame.payload, out)
     }
 
     fn complete(&self) -> bool {
@@ -230,7 +228,10 @@ pub fn parse_converse_response(body: &[u8]) -> Result<WholeAnswer, BedrockError>
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::{bedrock_error::BedrockErrorKind, eventstream::encode};
+    use crate::{
+        bedrock_error::BedrockErrorKind,
+        eventstream::{encode, Frame},
+    };
     use shared::ChatMessage;
 
     pub(crate) fn event(kind: &str, json: &str) -> Vec<u8> {

@@ -57,6 +57,83 @@ impl Frame {
     }
 }
 
+/// One decoded message, borrowed from the decoder's buffer: no copy, no allocation. Its header
+/// block has been checked when the frame was decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameView<'a> {
+    headers: &'a [u8],
+    pub payload: &'a [u8],
+    message_type: Option<&'a str>,
+    event_type: Option<&'a str>,
+}
+
+impl<'a> FrameView<'a> {
+    /// Checks the header block (well formed, string values UTF-8, no name twice) in one walk,
+    /// picking out the two headers every frame is dispatched on.
+    fn new(headers: &'a [u8], payload: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut view = Self {
+            headers,
+            payload,
+            message_type: None,
+            event_type: None,
+        };
+        let mut rest = Headers(headers);
+        loop {
+            let earlier = &headers[..headers.len() - rest.0.len()];
+            let Some(field) = rest.next() else {
+                return Ok(view);
+            };
+            let field = field?;
+            if Headers(earlier).any(|f| f.is_ok_and(|f| f.name == field.name)) {
+                return Err(DecodeError::BadHeaders);
+            }
+            if field.kind == STRING {
+                let value =
+                    std::str::from_utf8(field.value).map_err(|_| DecodeError::BadHeaders)?;
+                match field.name {
+                    b":message-type" => view.message_type = Some(value),
+                    b":event-type" => view.event_type = Some(value),
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// `:message-type`: `event`, `exception` or `error`.
+    pub fn message_type(&self) -> Option<&'a str> {
+        self.message_type
+    }
+
+    /// `:event-type` of an `event` frame.
+    pub fn event_type(&self) -> Option<&'a str> {
+        self.event_type
+    }
+
+    /// The value of a string header.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        Headers(self.headers)
+            .filter_map(Result::ok)
+            .find(|field| field.name == name.as_bytes())
+            .filter(|field| field.kind == STRING)
+            .and_then(|field| std::str::from_utf8(field.value).ok())
+    }
+
+    /// An owned copy of the frame.
+    pub fn to_frame(&self) -> Frame {
+        let headers = Headers(self.headers)
+            .filter_map(Result::ok)
+            .map(|field| {
+                let name = String::from_utf8_lossy(field.name).into_owned();
+                (name, field.to_value())
+            })
+            .collect();
+        Frame {
+            headers,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DecodeError {
     #[error("event-stream prelude checksum mismatch")]
@@ -74,10 +151,13 @@ pub enum DecodeError {
 }
 
 /// Incremental decoder: [`push`](Self::push) bytes as they arrive, then take complete frames
-/// with [`next_frame`](Self::next_frame). Holds at most one frame's bytes plus one chunk.
+/// with [`next_frame`](Self::next_frame). Frames are read in place; the buffer holds at most
+/// one partial frame plus one chunk, and is compacted on the next push.
 #[derive(Debug, Default)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    /// Where the next frame starts in `buf`; bytes before it are consumed.
+    start: usize,
     failed: bool,
 }
 
@@ -87,115 +167,168 @@ impl FrameDecoder {
     }
 
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.failed {
+            return;
+        }
+        self.buf.drain(..self.start);
+        self.start = 0;
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next complete frame, `Ok(None)` if more bytes are needed. After an error the stream
-    /// is unusable and every later call returns the same kind of error.
-    pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+    /// is unusable and every later call returns an error.
+    pub fn next_frame(&mut self) -> Result<Option<FrameView<'_>>, DecodeError> {
         if self.failed {
             return Err(DecodeError::BadLengths);
         }
-        let result = self.try_next();
-        if result.is_err() {
-            self.failed = true;
-            self.buf = Vec::new();
+        match frame_at(&self.buf[self.start..]) {
+            Ok(Some(total)) => {
+                let frame = &self.buf[self.start..self.start + total];
+                self.start += total;
+                let headers_len = be_u32(&frame[4..8]) as usize;
+                let view = FrameView::new(
+                    &frame[PRELUDE_LEN..PRELUDE_LEN + headers_len],
+                    &frame[PRELUDE_LEN + headers_len..total - 4],
+                );
+                // The buffer stays borrowed by a good frame; a failed decoder ignores it.
+                self.failed = view.is_err();
+                view.map(Some)
+            }
+            Ok(None) => Ok(None),
+            Err(error) => {
+                self.failed = true;
+                self.buf = Vec::new();
+                self.start = 0;
+                Err(error)
+            }
         }
-        result
     }
 
     /// Call when the byte stream has ended: an error if a partial frame is left over.
     pub fn finish(&self) -> Result<(), DecodeError> {
-        if self.buf.is_empty() {
+        if self.start == self.buf.len() {
             Ok(())
         } else {
             Err(DecodeError::Truncated)
         }
     }
+}
 
-    fn try_next(&mut self) -> Result<Option<Frame>, DecodeError> {
-        if self.buf.len() < PRELUDE_LEN {
-            return Ok(None);
-        }
-        let total = be_u32(&self.buf[0..4]) as usize;
-        let headers_len = be_u32(&self.buf[4..8]) as usize;
-        if crc32fast::hash(&self.buf[0..8]) != be_u32(&self.buf[8..12]) {
-            return Err(DecodeError::PreludeCrc);
-        }
-        if total > MAX_FRAME_LEN {
-            return Err(DecodeError::TooLarge(total));
-        }
-        if total < MIN_FRAME_LEN || headers_len > total - MIN_FRAME_LEN {
-            return Err(DecodeError::BadLengths);
-        }
-        if self.buf.len() < total {
-            return Ok(None);
-        }
-        let frame_bytes: Vec<u8> = self.buf.drain(..total).collect();
-        if crc32fast::hash(&frame_bytes[..total - 4]) != be_u32(&frame_bytes[total - 4..]) {
-            return Err(DecodeError::MessageCrc);
-        }
-        let headers = parse_headers(&frame_bytes[PRELUDE_LEN..PRELUDE_LEN + headers_len])?;
-        let payload = frame_bytes[PRELUDE_LEN + headers_len..total - 4].to_vec();
-        Ok(Some(Frame { headers, payload }))
+/// The length of the complete, CRC-checked frame at the start of `buf`; `None` if more bytes are
+/// needed. The prelude is checked as soon as it is there, so an oversized or corrupt frame is
+/// refused before its bytes are buffered.
+fn frame_at(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
+    if buf.len() < PRELUDE_LEN {
+        return Ok(None);
     }
+    let total = be_u32(&buf[0..4]) as usize;
+    let headers_len = be_u32(&buf[4..8]) as usize;
+    if crc32fast::hash(&buf[0..8]) != be_u32(&buf[8..12]) {
+        return Err(DecodeError::PreludeCrc);
+    }
+    if total > MAX_FRAME_LEN {
+        return Err(DecodeError::TooLarge(total));
+    }
+    if total < MIN_FRAME_LEN || headers_len > total - MIN_FRAME_LEN {
+        return Err(DecodeError::BadLengths);
+    }
+    if buf.len() < total {
+        return Ok(None);
+    }
+    if crc32fast::hash(&buf[..total - 4]) != be_u32(&buf[total - 4..total]) {
+        return Err(DecodeError::MessageCrc);
+    }
+    Ok(Some(total))
 }
 
 fn be_u32(bytes: &[u8]) -> u32 {
     u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]])
 }
 
-/// Reads header fields from `block`, refusing overruns, unknown types and duplicates.
-fn parse_headers(mut block: &[u8]) -> Result<Vec<(String, HeaderValue)>, DecodeError> {
-    fn take<'a>(block: &mut &'a [u8], n: usize) -> Result<&'a [u8], DecodeError> {
-        if block.len() < n {
-            return Err(DecodeError::BadHeaders);
+/// One header field as it lies in the frame: name, wire type byte, value bytes.
+#[derive(Debug, Clone, Copy)]
+struct RawHeader<'a> {
+    name: &'a [u8],
+    kind: u8,
+    value: &'a [u8],
+}
+
+const STRING: u8 = 7;
+
+impl RawHeader<'_> {
+    fn to_value(self) -> HeaderValue {
+        fn fixed<const N: usize>(bytes: &[u8]) -> [u8; N] {
+            let mut out = [0u8; N];
+            out.copy_from_slice(&bytes[..N]);
+            out
         }
-        let (head, rest) = block.split_at(n);
-        *block = rest;
-        Ok(head)
-    }
-    fn fixed<const N: usize>(block: &mut &[u8]) -> Result<[u8; N], DecodeError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(take(block, N)?);
-        Ok(out)
-    }
-    let mut headers: Vec<(String, HeaderValue)> = Vec::new();
-    while !block.is_empty() {
-        let name_len = take(&mut block, 1)?[0] as usize;
-        if name_len == 0 {
-            return Err(DecodeError::BadHeaders);
-        }
-        let name = std::str::from_utf8(take(&mut block, name_len)?)
-            .map_err(|_| DecodeError::BadHeaders)?;
-        let value = match take(&mut block, 1)?[0] {
+        let v = self.value;
+        match self.kind {
             0 => HeaderValue::Bool(true),
             1 => HeaderValue::Bool(false),
-            2 => HeaderValue::Byte(i8::from_be_bytes(fixed(&mut block)?)),
-            3 => HeaderValue::Short(i16::from_be_bytes(fixed(&mut block)?)),
-            4 => HeaderValue::Int(i32::from_be_bytes(fixed(&mut block)?)),
-            5 => HeaderValue::Long(i64::from_be_bytes(fixed(&mut block)?)),
-            kind @ (6 | 7) => {
-                let len = u16::from_be_bytes(fixed(&mut block)?) as usize;
-                let bytes = take(&mut block, len)?.to_vec();
-                if kind == 6 {
-                    HeaderValue::Bytes(bytes)
-                } else {
-                    HeaderValue::String(
-                        String::from_utf8(bytes).map_err(|_| DecodeError::BadHeaders)?,
-                    )
-                }
+            2 => HeaderValue::Byte(i8::from_be_bytes(fixed(v))),
+            3 => HeaderValue::Short(i16::from_be_bytes(fixed(v))),
+            4 => HeaderValue::Int(i32::from_be_bytes(fixed(v))),
+            5 => HeaderValue::Long(i64::from_be_bytes(fixed(v))),
+            6 => HeaderValue::Bytes(v.to_vec()),
+            STRING => HeaderValue::String(String::from_utf8_lossy(v).into_owned()),
+            8 => HeaderValue::Timestamp(i64::from_be_bytes(fixed(v))),
+            _ => HeaderValue::Uuid(fixed(v)),
+        }
+    }
+}
+
+/// Walks a header block field by field; an overrun, an empty name or an unknown type ends the
+/// walk with an error. String values are checked as UTF-8 by [`FrameView::new`].
+struct Headers<'a>(&'a [u8]);
+
+impl<'a> Headers<'a> {
+    fn field(&mut self) -> Result<RawHeader<'a>, DecodeError> {
+        let block = self.0;
+        let name_len = *block.first().ok_or(DecodeError::BadHeaders)? as usize;
+        let kind_at = 1 + name_len;
+        let kind = *block.get(kind_at).ok_or(DecodeError::BadHeaders)?;
+        let (value_at, value_len) = match kind {
+            0 | 1 => (kind_at + 1, 0),
+            2 => (kind_at + 1, 1),
+            3 => (kind_at + 1, 2),
+            4 => (kind_at + 1, 4),
+            5 | 8 => (kind_at + 1, 8),
+            9 => (kind_at + 1, 16),
+            6 | STRING => {
+                let len = block
+                    .get(kind_at + 1..kind_at + 3)
+                    .ok_or(DecodeError::BadHeaders)?;
+                (kind_at + 3, u16::from_be_bytes([len[0], len[1]]) as usize)
             }
-            8 => HeaderValue::Timestamp(i64::from_be_bytes(fixed(&mut block)?)),
-            9 => HeaderValue::Uuid(fixed(&mut block)?),
             _ => return Err(DecodeError::BadHeaders),
         };
-        if headers.iter().any(|(n, _)| n == name) {
+        let end = value_at + value_len;
+        if name_len == 0 || block.len() < end {
             return Err(DecodeError::BadHeaders);
         }
-        headers.push((name.to_owned(), value));
+        self.0 = &block[end..];
+        Ok(RawHeader {
+            name: &block[1..kind_at],
+            kind,
+            value: &block[value_at..end],
+        })
     }
-    Ok(headers)
+}
+
+impl<'a> Iterator for Headers<'a> {
+    type Item = Result<RawHeader<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let field = self.field();
+        if field.is_err() {
+            self.0 = &[];
+        }
+        Some(field)
+    }
 }
 
 /// Encodes one frame with both CRCs.
@@ -279,7 +412,7 @@ mod tests {
         for piece in bytes.chunks(chunk) {
             decoder.push(piece);
             while let Some(frame) = decoder.next_frame()? {
-                frames.push(frame);
+                frames.push(frame.to_frame());
             }
         }
         decoder.finish()?;
@@ -388,10 +521,15 @@ mod tests {
             &[3u8, b'a', b'b'][..],
             &[1, b'a', 42],
             &[1, b'a', 7, 0, 9, b'x'],
+            &[1, b'a', 7, 0, 1, 0xff],
+            &[0, 0],
         ] {
-            assert_eq!(parse_headers(block), Err(DecodeError::BadHeaders));
+            assert_eq!(FrameView::new(block, b""), Err(DecodeError::BadHeaders));
         }
         let duplicate = [1, b'a', 0, 1, b'a', 1];
-        assert_eq!(parse_headers(&duplicate), Err(DecodeError::BadHeaders));
+        assert_eq!(
+            FrameView::new(&duplicate, b""),
+            Err(DecodeError::BadHeaders)
+        );
     }
 }

@@ -7,7 +7,7 @@ use crate::{
     anthropic::{self, AnthropicEvents},
     bedrock_error::{BedrockError, BedrockErrorKind},
     converse::{parse_converse_response, ConverseEvents, WholeAnswer},
-    eventstream::Frame,
+    eventstream::FrameView,
     nova,
     upstream_decode::{from_value, json, EventMapper, StreamDecoder, UpstreamEvent},
     validate::{ValidationError, MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_TOKENS, MAX_TOTAL_CHARS},
@@ -249,13 +249,13 @@ struct Metrics {
 impl EventMapper for InvokeEvents {
     fn on_event(
         &mut self,
-        frame: &Frame,
+        frame: &FrameView<'_>,
         out: &mut Vec<UpstreamEvent>,
     ) -> Result<(), BedrockError> {
-        if frame.header(":event-type") != Some("chunk") {
+        if frame.event_type() != Some("chunk") {
             return Ok(());
         }
-        let chunk: Chunk = json("chunk", &frame.payload)?;
+        let chunk: Chunk = json("chunk", frame.payload)?;
         let bytes = STANDARD.decode(chunk.bytes).map_err(|e| {
             BedrockError::new(BedrockErrorKind::BadFrame, format!("chunk bytes: {e}"))
         })?;

@@ -4,7 +4,7 @@
 
 use crate::{
     bedrock_error::{BedrockError, BedrockErrorKind},
-    eventstream::{Frame, FrameDecoder},
+    eventstream::{FrameDecoder, FrameView},
 };
 use serde::de::DeserializeOwned;
 
@@ -27,8 +27,11 @@ pub enum UpstreamEvent {
 pub trait EventMapper {
     /// Handles a frame whose `:message-type` is `event`, pushing what it means onto `out`.
     /// Unknown event types are ignored.
-    fn on_event(&mut self, frame: &Frame, out: &mut Vec<UpstreamEvent>)
-        -> Result<(), BedrockError>;
+    fn on_event(
+        &mut self,
+        frame: &FrameView<'_>,
+        out: &mut Vec<UpstreamEvent>,
+    ) -> Result<(), BedrockError>;
 
     /// Whether the answer's stop event has been seen, so that the end of the body is a
     /// normal end rather than a cut-off.
@@ -62,7 +65,11 @@ impl StreamDecoder {
         self.frames.push(chunk);
         loop {
             let result = match self.frames.next_frame() {
-                Ok(Some(frame)) => self.on_frame(&frame, &mut events),
+                Ok(Some(frame)) => match frame.message_type() {
+                    Some("event") => self.mapper.on_event(&frame, &mut events),
+                    Some("exception" | "error") => Err(BedrockError::from_exception_frame(&frame)),
+                    _ => Ok(()),
+                },
                 Ok(None) => break,
                 Err(error) => Err(BedrockError::new(
                     BedrockErrorKind::BadFrame,
@@ -92,18 +99,6 @@ impl StreamDecoder {
         };
         Err(BedrockError::new(BedrockErrorKind::Truncated, problem))
     }
-
-    fn on_frame(
-        &mut self,
-        frame: &Frame,
-        out: &mut Vec<UpstreamEvent>,
-    ) -> Result<(), BedrockError> {
-        match frame.header(":message-type") {
-            Some("event") => self.mapper.on_event(frame, out),
-            Some("exception" | "error") => Err(BedrockError::from_exception_frame(frame)),
-            _ => Ok(()),
-        }
-    }
 }
 
 /// Parses a JSON payload; `what` names it in the (log-only) error.
@@ -119,6 +114,24 @@ pub fn from_value<T: DeserializeOwned>(
     serde_json::from_value(value).map_err(|error| bad_payload(what, &error))
 }
 
+/// A JSON payload, as the frame's bytes or as a value already parsed out of a larger one.
+pub trait JsonPayload {
+    /// Deserialises the payload; `what` names it in the (log-only) error.
+    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError>;
+}
+
+impl JsonPayload for &[u8] {
+    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError> {
+        json(what, self)
+    }
+}
+
+impl JsonPayload for serde_json::Value {
+    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError> {
+        from_value(what, self)
+    }
+}
+
 fn bad_payload(what: &str, error: &serde_json::Error) -> BedrockError {
     BedrockError::new(
         BedrockErrorKind::BadFrame,
@@ -129,7 +142,7 @@ fn bad_payload(what: &str, error: &serde_json::Error) -> BedrockError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eventstream::{encode, HeaderValue, MAX_FRAME_LEN};
+    use crate::eventstream::{encode, Frame, HeaderValue, MAX_FRAME_LEN};
 
     /// Every `event` frame's payload as text; complete after a `stop` event.
     #[derive(Default)]
@@ -140,12 +153,12 @@ mod tests {
     impl EventMapper for Echo {
         fn on_event(
             &mut self,
-            frame: &Frame,
+            frame: &FrameView<'_>,
             out: &mut Vec<UpstreamEvent>,
         ) -> Result<(), BedrockError> {
-            match frame.header(":event-type") {
+            match frame.event_type() {
                 Some("text") => out.push(UpstreamEvent::Text(
-                    String::from_utf8_lossy(&frame.payload).into_owned(),
+                    String::from_utf8_lossy(frame.payload).into_owned(),
                 )),
                 Some("stop") => self.stopped = true,
                 _ => {}

@@ -85,17 +85,18 @@ impl StreamEvent {
         matches!(self, Self::Done(_) | Self::Error(_))
     }
 
-    /// The SSE `data:` field (one line of JSON).
-    pub fn data_json(&self) -> String {
-        let json = match self {
-            Self::Meta(v) => serde_json::to_string(v),
-            Self::Delta(v) => serde_json::to_string(v),
-            Self::Fallback(v) => serde_json::to_string(v),
-            Self::Done(v) => serde_json::to_string(v),
-            Self::Error(v) => serde_json::to_string(v),
+    /// Appends the SSE `data:` field (one line of JSON) to `out`.
+    pub fn write_data_json(&self, out: &mut Vec<u8>) {
+        let written = match self {
+            Self::Meta(v) => serde_json::to_writer(&mut *out, v),
+            Self::Delta(v) => serde_json::to_writer(&mut *out, v),
+            Self::Fallback(v) => serde_json::to_writer(&mut *out, v),
+            Self::Done(v) => serde_json::to_writer(&mut *out, v),
+            Self::Error(v) => serde_json::to_writer(&mut *out, v),
         };
-        // These types are plain structs of strings and numbers: serialising cannot fail.
-        json.unwrap_or_default()
+        // These types are plain structs of strings and numbers and a `Vec` cannot fail to
+        // grow: serialising cannot fail.
+        written.unwrap_or_default();
     }
 
     /// Rebuilds an event from its SSE name and data. `None` for names this version does not know,

@@ -6,9 +6,17 @@ use crate::events::StreamEvent;
 /// `Content-Type` of a streamed answer.
 pub const CONTENT_TYPE: &str = "text/event-stream";
 
-/// One event as SSE text: `event: <name>\ndata: <json>\n\n`.
+/// One event as SSE text: `event: <name>\ndata: <json>\n\n`, written into one buffer.
 pub fn encode(event: &StreamEvent) -> String {
-    format!("event: {}\ndata: {}\n\n", event.name(), event.data_json())
+    let name = event.name();
+    let mut out = Vec::with_capacity(name.len() + 48);
+    out.extend_from_slice(b"event: ");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\ndata: ");
+    event.write_data_json(&mut out);
+    out.extend_from_slice(b"\n\n");
+    // Only UTF-8 went in: the name, the literals and serde_json's output.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// A comment line; keeps intermediaries from closing an idle stream.

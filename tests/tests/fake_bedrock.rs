@@ -161,7 +161,7 @@ async fn frames(response: reqwest::Response) -> (Vec<Frame>, Result<(), String>)
         }
         loop {
             match decoder.next_frame() {
-                Ok(Some(frame)) => frames.push(frame),
+                Ok(Some(frame)) => frames.push(frame.to_frame()),
                 Ok(None) => break,
                 Err(error) => return (frames, Err(format!("decode error: {error}"))),
             }

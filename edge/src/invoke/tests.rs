@@ -4,7 +4,7 @@ use super::*;
 use crate::{
     chat::{invoke_once, invoke_stream},
     converse::tests::exception,
-    eventstream::encode,
+    eventstream::{encode, Frame},
     secret::Secret,
     settings::Settings,
     signing::Credentials,

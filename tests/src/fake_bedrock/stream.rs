@@ -207,7 +207,7 @@ mod tests {
             }
             loop {
                 match decoder.next_frame() {
-                    Ok(Some(frame)) => frames.push(frame),
+                    Ok(Some(frame)) => frames.push(frame.to_frame()),
                     Ok(None) => break,
                     Err(e) => return (frames, Err(e)),
                 }

@@ -14,6 +14,7 @@ pub mod config;
 pub mod converse;
 pub mod eventstream;
 pub mod health;
+pub mod health_cache;
 pub mod invoke;
 pub mod jobs;
 pub mod model_id;

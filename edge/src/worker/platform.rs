@@ -1,19 +1,26 @@
 //! The core's [`Platform`] on Cloudflare Workers: `fetch` with an abort signal tied to the
 //! body's lifetime, `Date.now()`, `setTimeout`, `Math.random()`, the target-health Durable
-//! Object (writes deferred with `waitUntil`) and the rate limiting bindings.
+//! Object (reads of healthy targets cached per isolate, writes deferred with `waitUntil`) and
+//! the rate limiting bindings.
 
 use super::health_object;
 use crate::{
     config::{rate_limit_binding, Config, ConfigError, RateLimitClass},
     health::{HealthQuery, HealthRecord, TargetView},
+    health_cache::HealthCache,
     platform::{Platform, TransportError, UpstreamRequest, UpstreamResponse},
 };
 use futures::StreamExt;
-use std::{rc::Rc, time::Duration};
+use std::{cell::RefCell, rc::Rc, time::Duration};
 use worker::{
     AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
     RequestRedirect, Response,
 };
+
+thread_local! {
+    /// This isolate's recent copy of healthy targets' views (see [`HealthCache`]).
+    static HEALTH_CACHE: RefCell<HealthCache> = RefCell::new(HealthCache::default());
+}
 
 /// One request's platform: the Worker's bindings and the request's context (for `waitUntil`).
 #[derive(Clone)]
@@ -151,6 +158,13 @@ impl Platform for WorkerPlatform {
     }
 
     async fn health_load(&self, query: HealthQuery) -> Vec<TargetView> {
+        // Planning may use this isolate's recent copy; `/api/health` always asks the object.
+        if query.claim_probes {
+            let now = self.now_ms();
+            if let Some(views) = HEALTH_CACHE.with_borrow(|cache| cache.lookup(&query.keys, now)) {
+                return views;
+            }
+        }
         let unknown =
             |query: &HealthQuery| query.keys.iter().map(|k| TargetView::unknown(k)).collect();
         let body = match serde_json::to_string(&query) {
@@ -162,7 +176,11 @@ impl Platform for WorkerPlatform {
             response.json::<Vec<TargetView>>().await
         };
         match views.await {
-            Ok(views) if views.len() == query.keys.len() => views,
+            Ok(views) if views.len() == query.keys.len() => {
+                let now = self.now_ms();
+                HEALTH_CACHE.with_borrow_mut(|cache| cache.store(&views, now));
+                views
+            }
             Ok(_) => unknown(&query),
             Err(error) => {
                 log_error("health_load_failed", &error);
@@ -172,6 +190,7 @@ impl Platform for WorkerPlatform {
     }
 
     fn health_record(&self, record: HealthRecord) {
+        HEALTH_CACHE.with_borrow_mut(|cache| cache.note(&record));
         let Ok(body) = serde_json::to_string(&record) else {
             return;
         };

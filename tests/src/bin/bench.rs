@@ -20,7 +20,7 @@ use tests::{
     },
     bench::{MODEL, REGION},
     fake_bedrock::{reply_deltas, reply_text, FakeConfig, Fault, FaultRule},
-    stack::{repo_root, Stack, StackOptions, Upstream},
+    stack::{repo_root, Stack, StackOptions, Upstream, WorkerRuntime},
 };
 
 /// Edge overhead targets: p50 under 1 ms, p99 under 5 ms.
@@ -119,6 +119,7 @@ async fn against_the_stack(root: &Path, options: &Options) -> anyhow::Result<Vec
     // A snapshot of the built files: another build on this machine must not reload wrangler
     // in the middle of a measurement.
     let stack = Stack::start_snapshot(StackOptions {
+        runtime: WorkerRuntime::WranglerDev,
         port: 0,
         upstream: Upstream::FakeWith {
             port: 0,
@@ -268,11 +269,11 @@ const CPU_CHATS: usize = 200;
 
 /// CPU per chat through the edge, by process.
 async fn cpu_row(stack: &Stack, pair: &overhead::Pair) -> anyhow::Result<Row> {
-    let before = cpu::snapshot(stack.wrangler_pid());
+    let before = cpu::snapshot(stack.process_group());
     for _ in 0..CPU_CHATS {
         pair.edge().await?;
     }
-    let after = cpu::snapshot(stack.wrangler_pid());
+    let after = cpu::snapshot(stack.process_group());
     let mut used = cpu::per_unit(&before, &after, CPU_CHATS);
     used.sort_by(|a, b| b.1.total_cmp(&a.1));
     let value = used

@@ -39,6 +39,8 @@ const { workerOptions, main, externalWorkers } = unstable_getMiniflareWorkerOpti
   envFiles: [path.resolve(args['env-file'])],
 });
 
+const scriptPath = path.resolve(path.dirname(config.configPath), main);
+
 const mf = new Miniflare({
   host: args.ip,
   port: Number(args.port),
@@ -60,8 +62,10 @@ const mf = new Miniflare({
       name: config.name,
       modules: true,
       // The built module itself (build/index.js, importing index_bg.wasm by the module rules),
-      // not a bundle of it as `wrangler dev` makes.
-      scriptPath: path.resolve(path.dirname(config.configPath), main),
+      // not a bundle of it as `wrangler dev` makes. Module names are relative to its directory,
+      // which may lie outside the working directory (a snapshot of the build).
+      scriptPath,
+      modulesRoot: path.dirname(scriptPath),
       ...workerOptions,
     },
     ...externalWorkers,

@@ -47,7 +47,7 @@ ensure_build_tools() {
   cargo_install worker-build "$WORKER_BUILD_VERSION" worker-build
   cargo_install trunk "$TRUNK_VERSION" trunk --locked
   if [ ! -x node_modules/.bin/wrangler ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    step "Installing wrangler, binaryen (wasm-opt), esbuild and playwright-core from npm"
+    step "Installing wrangler (and its miniflare), binaryen (wasm-opt), esbuild and playwright-core from npm"
     npm ci --no-audit --no-fund
   else
     echo "    npm packages: present"

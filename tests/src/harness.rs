@@ -42,9 +42,10 @@ pub fn run<W: StackWorld>(args: Arguments, world: Arc<W>, cases: Vec<Trial>) -> 
         cases,
     );
     if conclusion.has_failed() {
-        eprintln!("--- wrangler log ---\n{}", world.stack().log());
+        let stack = world.stack();
+        eprintln!("--- {} log ---\n{}", stack.runtime.arg(), stack.log());
     }
-    // The cases are gone: this is the last handle, and dropping it stops wrangler.
+    // The cases are gone: this is the last handle, and dropping it stops the stack.
     drop(world);
     conclusion.exit()
 }

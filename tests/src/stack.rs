@@ -1,16 +1,23 @@
-//! The local stack: the fake Bedrock (unless real AWS credentials are given) and `wrangler dev`
-//! serving the built Worker and front end. Used by `scripts/dev`, the integration tests and the
-//! browser tests, so all three run the same thing. The jobs tables (D1) are created in the
-//! stack's own state directory before `wrangler dev` starts.
+//! The local stack: the fake Bedrock (unless real AWS credentials are given) and the built Worker
+//! and front end served by a local runtime, `wrangler dev` by default (see [`WorkerRuntime`]).
+//! Used by `scripts/dev`, the integration tests, the browser tests and the benchmarks, so all
+//! run the same thing. The jobs tables (D1) are created in the stack's own state directory
+//! before the runtime starts.
+
+mod runtime;
+mod snapshot;
+
+pub use runtime::{loopback_command, WorkerRuntime};
 
 use crate::fake_bedrock::{FakeBedrock, FakeConfig};
-use anyhow::{bail, Context};
+use anyhow::bail;
+use runtime::{apply_migrations, Running, Serve};
 use std::{
     io::Write,
     net::TcpListener,
-    os::unix::{fs::OpenOptionsExt, process::CommandExt},
+    os::unix::fs::OpenOptionsExt,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::Duration,
 };
 
@@ -58,21 +65,25 @@ impl Upstream {
 }
 
 pub struct StackOptions {
-    /// Port of `wrangler dev` (0 = any free port).
+    /// What serves the Worker: `wrangler dev` unless measuring without its dev proxy.
+    pub runtime: WorkerRuntime,
+    /// Port of the Worker (0 = any free port).
     pub port: u16,
     pub upstream: Upstream,
     /// More Worker variables, e.g. shorter upstream timeouts for tests.
     pub vars: Vec<(String, String)>,
-    /// Show wrangler's output on this terminal instead of writing it to `work_dir/wrangler.log`.
+    /// Show the runtime's output on this terminal instead of writing it to the log file
+    /// ([`Stack::log_path`]).
     pub inherit_output: bool,
 }
 
-/// A running stack; dropping it stops wrangler (and the fake).
+/// A running stack; dropping it stops the runtime (and the fake).
 pub struct Stack {
     pub url: String,
     pub fake: Option<FakeBedrock>,
     pub work_dir: PathBuf,
-    wrangler: Child,
+    pub runtime: WorkerRuntime,
+    running: Running,
 }
 
 impl Stack {
@@ -81,7 +92,7 @@ impl Stack {
         Self::start_with(options, false).await
     }
 
-    /// Like [`start`](Self::start), but `wrangler dev` serves a copy of the built Worker and
+    /// Like [`start`](Self::start), but the runtime serves a copy of the built Worker and
     /// front end taken now, so that a rebuild while it runs (another build on the machine) does
     /// not reload it mid-measurement. For benchmarks.
     pub async fn start_snapshot(options: StackOptions) -> anyhow::Result<Stack> {
@@ -108,72 +119,41 @@ impl Stack {
             Upstream::Aws(vars) => (None, vars),
         };
         vars.extend(options.vars);
-        // Secrets go through a private env file, not the command line.
         let env_file = work_dir.join("worker.env");
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&env_file)?;
-        for (name, value) in &vars {
-            // Single quotes: dotenv takes the value literally, JSON and newlines included.
-            if value.contains('\'') {
-                bail!(
-                    "{name}: a Worker variable for the local stack cannot contain a single quote"
-                );
-            }
-            writeln!(file, "{name}='{value}'")?;
-        }
+        write_env_file(&env_file, &vars)?;
 
         let port = if options.port == 0 {
             free_port()?
         } else {
             options.port
         };
-        let url = format!("http://127.0.0.1:{port}");
         let config = if snapshot {
-            snapshot_built(&root, &work_dir.join("snapshot"))?
+            snapshot::snapshot_built(&root, &work_dir.join("snapshot"))?
         } else {
             PathBuf::from("edge/wrangler.toml")
         };
-        apply_migrations(&root, &work_dir, &config).await?;
-        let mut command = Command::new(root.join("node_modules/.bin/wrangler"));
-        command
-            .current_dir(&root)
-            .args(["dev", "--config"])
-            .arg(&config)
-            .args(["--ip", "127.0.0.1"])
-            .args([
-                "--port",
-                &port.to_string(),
-                "--inspector-port",
-                &free_port()?.to_string(),
-            ])
-            .arg("--persist-to")
-            .arg(work_dir.join("state"))
-            .arg("--env-file")
-            .arg(&env_file)
-            .arg("--show-interactive-dev-session=false")
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-            .env("WRANGLER_HIDE_BANNER", "true")
-            .env("WRANGLER_LOG_PATH", work_dir.join("wrangler-logs"))
-            .stdin(Stdio::null())
-            // Own process group, so stopping it also stops the workerd processes it starts.
-            .process_group(0);
-        if !options.inherit_output {
-            let log = std::fs::File::create(work_dir.join("wrangler.log"))?;
-            command.stdout(log.try_clone()?).stderr(log);
-        }
-        let wrangler = command
-            .spawn()
-            .context("starting wrangler dev (run `npm ci` first)")?;
-        let stack = Stack {
-            url,
+        let state = work_dir.join("state");
+        apply_migrations(&root, &work_dir, &config, &state).await?;
+        let runtime = options.runtime;
+        let log = match options.inherit_output {
+            true => None,
+            false => Some(std::fs::File::create(work_dir.join(runtime.log_file()))?),
+        };
+        let running = runtime.spawn(&Serve {
+            root: &root,
+            config: &config,
+            port,
+            state: &state,
+            env_file: &env_file,
+            work_dir: &work_dir,
+            log: log.as_ref(),
+        })?;
+        let mut stack = Stack {
+            url: format!("http://127.0.0.1:{port}"),
             fake,
             work_dir,
-            wrangler,
+            runtime,
+            running,
         };
         stack.wait_ready().await?;
         Ok(stack)
@@ -196,38 +176,48 @@ impl Stack {
         Ok((Some(fake), vars))
     }
 
-    async fn wait_ready(&self) -> anyhow::Result<()> {
+    /// Waits for the runtime's ready line (if it prints one), then for `GET /api/routes` to
+    /// succeed; fails at once if the runtime exits.
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         let probe = format!("{}/api/routes", self.url);
         for _ in 0..600 {
-            if let Ok(response) = client
-                .get(&probe)
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-            {
-                if response.status().is_success() {
+            if let Some(status) = self.running.child.try_wait()? {
+                bail!(
+                    "{} exited ({status}) before it was ready; see {}",
+                    self.runtime.arg(),
+                    self.log_path().display()
+                );
+            }
+            if self.running.said_ready() {
+                let response = client
+                    .get(&probe)
+                    .timeout(Duration::from_secs(2))
+                    .send()
+                    .await;
+                if response.is_ok_and(|r| r.status().is_success()) {
                     return Ok(());
                 }
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!(
-            "wrangler dev did not answer on {} within 60 s; see {}",
+            "{} did not answer on {} within 60 s; see {}",
+            self.runtime.arg(),
             self.url,
             self.log_path().display()
         )
     }
 
-    /// The process id of `wrangler dev`, also the id of the process group of everything it
-    /// started (workerd, esbuild): for measuring what they use.
-    pub fn wrangler_pid(&self) -> u32 {
-        self.wrangler.id()
+    /// The process id of the runtime (`wrangler dev` or node), also the id of the process group
+    /// of everything it started (workerd, esbuild): for measuring what they use.
+    pub fn process_group(&self) -> u32 {
+        self.running.child.id()
     }
 
-    /// wrangler's output, when not inherited.
+    /// The runtime's output, when not inherited.
     pub fn log_path(&self) -> PathBuf {
-        self.work_dir.join("wrangler.log")
+        self.work_dir.join(self.runtime.log_file())
     }
 
     /// The Worker's log lines so far (what `console.log` wrote).
@@ -238,71 +228,29 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        let group = format!("-{}", self.wrangler.id());
+        let group = format!("-{}", self.process_group());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
-        let _ = self.wrangler.wait();
+        let _ = self.running.child.wait();
         let _ = std::fs::remove_dir_all(self.work_dir.join("state"));
         let _ = std::fs::remove_dir_all(self.work_dir.join("snapshot"));
     }
 }
 
-/// Creates the D1 tables (`edge/migrations/`) in the local state `wrangler dev` then uses: both
-/// must name the same `--persist-to`.
-async fn apply_migrations(root: &Path, work_dir: &Path, config: &Path) -> anyhow::Result<()> {
-    let output = tokio::process::Command::new(root.join("node_modules/.bin/wrangler"))
-        .current_dir(root)
-        .args(["d1", "migrations", "apply", "DB", "--local"])
-        .arg("--config")
-        .arg(config)
-        .arg("--persist-to")
-        .arg(work_dir.join("state"))
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .env("WRANGLER_HIDE_BANNER", "true")
-        .env("WRANGLER_LOG_PATH", work_dir.join("wrangler-logs"))
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .context("running wrangler d1 migrations apply (run `npm ci` first)")?;
-    if !output.status.success() {
-        bail!(
-            "wrangler d1 migrations apply failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(())
-}
-
-/// Copies what `wrangler dev` serves (`edge/wrangler.toml`, `edge/build`, `edge/migrations`,
-/// `dist`) under `to`, keeping their relative places; the copy's `wrangler.toml`.
-fn snapshot_built(root: &Path, to: &Path) -> anyhow::Result<PathBuf> {
-    for dir in ["edge/build", "edge/migrations", "dist"] {
-        copy_dir(&root.join(dir), &to.join(dir))?;
-    }
-    let config = to.join("edge/wrangler.toml");
-    std::fs::copy(root.join("edge/wrangler.toml"), &config)?;
-    Ok(config)
-}
-
-/// Copies `from` into `to` recursively, leaving out hidden entries (build scratch space).
-fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
-    if !from.exists() {
-        return Ok(());
-    }
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
+/// Writes the Worker's variables to a private env file: secrets go through it, not the command
+/// line.
+fn write_env_file(path: &Path, vars: &[(String, String)]) -> anyhow::Result<()> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    for (name, value) in vars {
+        // Single quotes: dotenv takes the value literally, JSON and newlines included.
+        if value.contains('\'') {
+            bail!("{name}: a Worker variable for the local stack cannot contain a single quote");
         }
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), &target)
-                .with_context(|| format!("copying {}", entry.path().display()))?;
-        }
+        writeln!(file, "{name}='{value}'")?;
     }
     Ok(())
 }

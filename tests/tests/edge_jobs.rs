@@ -25,7 +25,7 @@ use std::{
 use tests::{
     fake_bedrock::{reply_text, Fault, FaultRule},
     harness::{self, case, check, StackWorld},
-    stack::{Stack, StackOptions, Upstream},
+    stack::{Stack, StackOptions, Upstream, WorkerRuntime},
 };
 use tokio::runtime::Runtime;
 
@@ -93,6 +93,7 @@ fn main() -> anyhow::Result<()> {
     let received = Receiver::default();
     let hooks = runtime.block_on(start_receiver(received.clone()))?;
     let stack = runtime.block_on(Stack::start(StackOptions {
+        runtime: WorkerRuntime::WranglerDev,
         port: 0,
         upstream: Upstream::Fake { port: 0 },
         vars: vec![

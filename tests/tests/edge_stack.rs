@@ -9,7 +9,7 @@ use tests::{
     client::{chat, chat_raw, ChatOutcome},
     fake_bedrock::{reply_text, FakeConfig, Fault, FaultRule},
     harness::{self, case, check, StackWorld},
-    stack::{Stack, StackOptions, Upstream},
+    stack::{Stack, StackOptions, Upstream, WorkerRuntime},
 };
 use tokio::runtime::Runtime;
 
@@ -34,6 +34,7 @@ fn main() -> anyhow::Result<()> {
     let args = Arguments::from_args();
     let runtime = Runtime::new()?;
     let stack = runtime.block_on(Stack::start(StackOptions {
+        runtime: WorkerRuntime::WranglerDev,
         port: 0,
         upstream: Upstream::Fake { port: 0 },
         vars: vec![],
@@ -208,6 +209,7 @@ async fn wrong_secret_ends_in_a_clear_error(world: Arc<World>) -> anyhow::Result
         .ok_or_else(|| anyhow::anyhow!("no fake"))?;
     let wrong_secret = "not-the-secret-the-fake-expects";
     let misconfigured = Stack::start(StackOptions {
+        runtime: WorkerRuntime::WranglerDev,
         port: 0,
         upstream: Upstream::Aws(vec![
             ("BEDROCK_ENDPOINT".into(), fake.url()),
@@ -280,6 +282,7 @@ async fn platform_stack(world: &World) -> anyhow::Result<Stack> {
         .ok_or_else(|| anyhow::anyhow!("no fake"))?;
     let config = FakeConfig::default();
     Stack::start(StackOptions {
+        runtime: WorkerRuntime::WranglerDev,
         port: 0,
         upstream: Upstream::Aws(vec![
             ("BEDROCK_ENDPOINT".into(), fake.url()),

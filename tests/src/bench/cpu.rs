@@ -1,7 +1,39 @@
-//! CPU time used by processes, from `/proc`: what `wrangler dev` (node), workerd and this
-//! process (client and fake Bedrock) spend per request.
+//! CPU time used by processes, from `/proc`: what the local runtime (node running wrangler dev
+//! or Miniflare, and workerd) and this process (client and fake Bedrock) spend per chat.
 
+use super::{overhead::Pair, table::Row};
+use crate::stack::Stack;
 use std::collections::BTreeMap;
+
+/// Chats whose CPU use is measured.
+pub const CHATS: usize = 200;
+
+/// CPU per chat through the edge, by process: [`CHATS`] sequential chats through `pair`, whose
+/// edge is `stack`.
+pub async fn row(stack: &Stack, pair: &Pair) -> anyhow::Result<Row> {
+    let before = snapshot(stack.process_group());
+    for _ in 0..CHATS {
+        pair.edge().await?;
+    }
+    let after = snapshot(stack.process_group());
+    let mut used = per_unit(&before, &after, CHATS);
+    used.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let value = used
+        .iter()
+        .map(|(name, ms)| format!("{name} {ms:.1} ms"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Ok(Row::new(
+        format!("CPU per chat through the edge, {}", stack.runtime.label()),
+        value,
+        format!(
+            "user + system CPU from /proc of the process group of {} (node, workerd) and of \
+             this process, over {CHATS} sequential chats (fake without pacing), divided by \
+             {CHATS}",
+            stack.runtime.name()
+        ),
+    ))
+}
 
 /// CPU milliseconds (user + system) so far, by process name, of the processes in process
 /// group `pgid`, plus this process as `"bench (client + fake)"`.

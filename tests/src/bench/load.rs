@@ -3,13 +3,18 @@
 //! every stream in flight is waited for. A stream counts as completed only when it ends with
 //! `done` and carries exactly the fake's answer; refusals, `error` events, broken or wrong
 //! streams are errors; a request with no complete answer within the time limit is lost.
+//! [`row`] makes the table row of one run.
 
 use super::{
-    overhead::{chat_request, edge_chat},
-    stats::ms,
+    chat::{chat_request, edge_chat},
+    stats::{ms, Summary},
+    table::Row,
     MODEL, REGION,
 };
-use crate::fake_bedrock::reply_text;
+use crate::{
+    fake_bedrock::{reply_deltas, reply_text},
+    stack::WorkerRuntime,
+};
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -24,6 +29,8 @@ pub const PER_REQUEST_LIMIT: Duration = Duration::from_secs(20);
 #[derive(Debug, Default)]
 pub struct LoadResult {
     pub concurrency: usize,
+    /// How long clients kept sending new chats.
+    pub duration: Duration,
     pub elapsed: Duration,
     pub started: u64,
     pub completed: u64,
@@ -100,6 +107,7 @@ pub async fn run(
         .saturating_sub(tally.completed + tally.errors + tally.lost);
     Ok(LoadResult {
         concurrency,
+        duration,
         elapsed,
         started: tally.started,
         completed: tally.completed,
@@ -124,4 +132,46 @@ fn error(tally: &Mutex<Tally>, message: String) {
         t.errors += 1;
         *t.error_kinds.entry(kind).or_default() += 1;
     });
+}
+
+/// The table row of `result`, measured on `runtime` with the fake pacing `token_ms` per frame.
+pub fn row(result: &LoadResult, runtime: WorkerRuntime, token_ms: u64) -> Row {
+    let deltas = reply_deltas(&reply_text(MODEL, REGION, PROMPT)).len();
+    let mut value = format!(
+        "{} completed ({:.0}/s), {} errors, {} lost",
+        result.completed,
+        result.completed as f64 / result.elapsed.as_secs_f64(),
+        result.errors,
+        result.lost
+    );
+    if let Some(ttft) = Summary::of(&result.ttft) {
+        value.push_str(&format!(
+            "; TTFT p50 {:.1} ms, p99 {:.1} ms",
+            ttft.p50, ttft.p99
+        ));
+    }
+    for (kind, count) in result.error_kinds.iter().take(3) {
+        value.push_str(&format!("; {count}× {kind}"));
+    }
+    Row::new(
+        format!(
+            "Load, {} concurrent streams, {}",
+            result.concurrency,
+            runtime.label()
+        ),
+        value,
+        format!(
+            "{} clients in a loop for {} s through the Worker served by {}, then in-flight \
+             streams finished ({:.1} s in all); the fake paces {token_ms} ms per frame ({deltas} \
+             deltas, ~{:.2} s per answer); a stream completes only with `done` and the exact \
+             expected text; lost = no answer within {} s",
+            result.concurrency,
+            result.duration.as_secs(),
+            runtime.path(),
+            result.elapsed.as_secs_f64(),
+            (deltas + 4) as f64 * token_ms as f64 / 1000.0,
+            PER_REQUEST_LIMIT.as_secs()
+        ),
+    )
+    .target("0 errors, 0 lost", result.errors == 0 && result.lost == 0)
 }

@@ -1,7 +1,10 @@
 //! The benchmarks `scripts/bench` runs (through `src/bin/bench.rs`): artefact sizes, the edge's
 //! added latency against the fake Bedrock, the edge core's CPU per answer, a concurrent load run
 //! and the front end's render cost. Each section returns table rows saying how it measured.
+//! The sections that need the Worker run on each local runtime asked for
+//! ([`crate::stack::WorkerRuntime`]), each row naming the one it measured.
 
+pub mod chat;
 pub mod cpu;
 pub mod edge_core;
 pub mod load;

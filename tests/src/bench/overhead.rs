@@ -1,11 +1,20 @@
 //! The edge's added latency: the same chat sent straight to the fake Bedrock (a signed
 //! ConverseStream call, built and signed by the edge's own code) and through the edge
-//! (`POST /api/chat` on `wrangler dev`), one after the other in alternating order, after a
-//! warm-up. Time to first byte is the response headers; time to first token the first
-//! `contentBlockDelta` frame (direct) or `delta` event (edge). Each pair gives a difference.
-//! Each round also times requests that show the floors under it (see [`Floors`]).
+//! (`POST /api/chat` on the local runtime serving the Worker), one after the other in
+//! alternating order, after a warm-up. Time to first byte is the response headers; time to
+//! first token the first `contentBlockDelta` frame (direct) or `delta` event (edge). Each pair
+//! gives a difference. Each round also times requests that show the floors under it (see
+//! [`Floors`]). The table rows are in [`rows`].
 
-use super::{stats::ms, MODEL, REGION};
+mod rows;
+
+pub use rows::rows;
+
+use super::{
+    chat::{chat_request, edge_chat, Timing, LIMIT},
+    stats::ms,
+    MODEL, REGION,
+};
 use anyhow::{bail, ensure, Context};
 use edge::{
     converse::{build_body, ConverseEvents},
@@ -17,29 +26,10 @@ use edge::{
     validate::{DEFAULT_MAX_TOKENS, MAX_TOKENS},
 };
 use futures::StreamExt;
-use shared::{sse::SseParser, ChatMessage, ChatRequest, StreamEvent};
+use shared::ChatRequest;
 use std::time::{Duration, Instant};
 
 pub const PROMPT: &str = "How much latency does the edge add?";
-const LIMIT: Duration = Duration::from_secs(30);
-
-/// When the first byte and the first token of one answer arrived.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    pub ttfb: Duration,
-    pub ttft: Duration,
-    /// Through the edge: its own `done.first_token_ms`, from the request reaching the Worker to
-    /// the first text (the Worker's clock, whole milliseconds).
-    pub worker_ttft_ms: Option<u64>,
-}
-
-/// The chat every request asks.
-pub fn chat_request(prompt: &str) -> ChatRequest {
-    ChatRequest {
-        messages: vec![ChatMessage::user(prompt)],
-        ..ChatRequest::default()
-    }
-}
 
 /// Sends the edge's chat API and the fake Bedrock the same chats.
 pub struct Pair {
@@ -160,67 +150,13 @@ impl Pair {
 pub struct Floors {
     /// The fake's control API: loopback HTTP.
     pub fake_get: Duration,
-    /// The front end's `index.html` through wrangler dev: its proxy chain and asset serving,
-    /// none of the Worker's code.
+    /// The front end's `index.html`: the runtime's request path and asset serving, none of the
+    /// Worker's code.
     pub asset: Duration,
-    /// `GET /api/routes`: the same chain into the Worker, which answers from its settings.
+    /// `GET /api/routes`: the same path into the Worker, which answers from its settings.
     pub routes: Duration,
     /// `GET /api/health`: the same, plus one call to the health Durable Object.
     pub health: Duration,
-}
-
-/// One streamed chat through the edge: its timing and the answer text; any refusal, `error`
-/// event or missing `done` is an error.
-pub async fn edge_chat(
-    client: &reqwest::Client,
-    edge_url: &str,
-    body: Vec<u8>,
-) -> anyhow::Result<(Timing, String)> {
-    let started = Instant::now();
-    let response = client
-        .post(format!("{edge_url}/api/chat"))
-        .header("content-type", "application/json")
-        .header("accept", "text/event-stream")
-        .body(body)
-        .timeout(LIMIT)
-        .send()
-        .await?;
-    let ttfb = started.elapsed();
-    let status = response.status();
-    if status != 200 {
-        let text = response.text().await.unwrap_or_default();
-        bail!("the edge answered {status}: {text}");
-    }
-    let mut parser = SseParser::new();
-    let mut ttft = None;
-    let mut text = String::new();
-    let mut done = None;
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        for raw in parser.push(&chunk?) {
-            match raw.parse() {
-                Some(Ok(StreamEvent::Delta(delta))) => {
-                    ttft.get_or_insert_with(|| started.elapsed());
-                    text.push_str(&delta.text);
-                }
-                Some(Ok(StreamEvent::Done(end))) => done = Some(end),
-                Some(Ok(StreamEvent::Error(error))) => {
-                    bail!("error event {:?}: {}", error.code, error.message)
-                }
-                Some(Err(error)) => bail!("bad event {}: {error}", raw.name),
-                _ => {}
-            }
-        }
-    }
-    let done = done.context("the stream ended without `done`")?;
-    Ok((
-        Timing {
-            ttfb,
-            ttft: ttft.context("no delta")?,
-            worker_ttft_ms: done.first_token_ms,
-        },
-        text,
-    ))
 }
 
 /// The per-pair differences (edge minus direct) and both sides' samples, in ms.

@@ -3,6 +3,7 @@
 //! script and reads its JSON report.
 
 use super::table::Row;
+use crate::stack::WorkerRuntime;
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use std::{
@@ -56,8 +57,8 @@ pub fn measure(root: &Path, edge_url: &str, fake_url: &str) -> anyhow::Result<Re
     Ok(serde_json::from_str(line)?)
 }
 
-/// The report as rows.
-pub fn rows(report: &Report) -> Vec<Row> {
+/// The report as rows; `runtime` served the chat page.
+pub fn rows(report: &Report, runtime: WorkerRuntime) -> Vec<Row> {
     report
         .windows
         .iter()
@@ -72,11 +73,12 @@ pub fn rows(report: &Report) -> Vec<Row> {
                     w.layout_per_delta_ms
                 ),
                 format!(
-                    "headless Chromium (playwright-core) on the chat page via wrangler dev; a {}-char \
+                    "headless Chromium (playwright-core) on the chat page via {}; a {}-char \
                      markdown answer ({} deltas, one every {} ms from the fake); renderer main-thread \
                      task time (CDP Performance.getMetrics TaskDuration) while the answer grew from \
                      {} to {} rendered chars, divided by the {} deltas received meanwhile; polling cost \
                      ({:.3} ms per poll) taken out",
+                    runtime.name(),
                     report.answer_chars,
                     report.total_deltas,
                     report.pacing_ms,

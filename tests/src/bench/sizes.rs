@@ -3,6 +3,7 @@
 //! would upload.
 
 use super::table::{bytes, Row};
+use crate::stack::loopback_command;
 use anyhow::{bail, Context};
 use std::{
     path::{Path, PathBuf},
@@ -110,17 +111,15 @@ fn files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// `wrangler deploy --dry-run`: the Worker bundle (js + wasm) as it would be uploaded.
 fn dry_run(root: &Path) -> anyhow::Result<Option<Row>> {
     let out_dir = root.join("target/bench/deploy-dry-run");
-    let output = Command::new(root.join("node_modules/.bin/wrangler"))
-        .current_dir(root.join("edge"))
-        .args(["deploy", "--dry-run", "--outdir"])
-        .arg(&out_dir)
-        .env("WRANGLER_SEND_METRICS", "false")
-        .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
-        .env("WRANGLER_HIDE_BANNER", "true")
-        .env("WRANGLER_LOG_PATH", root.join("target/bench/wrangler-logs"))
-        .stdin(Stdio::null())
-        .output()
-        .context("running wrangler deploy --dry-run (run `npm ci` first)")?;
+    let output = loopback_command(
+        root.join("node_modules/.bin/wrangler"),
+        &root.join("target/bench"),
+    )
+    .current_dir(root.join("edge"))
+    .args(["deploy", "--dry-run", "--outdir"])
+    .arg(&out_dir)
+    .output()
+    .context("running wrangler deploy --dry-run (run `npm ci` first)")?;
     let text = String::from_utf8_lossy(&output.stdout).into_owned()
         + &String::from_utf8_lossy(&output.stderr);
     let total = text

@@ -1,7 +1,9 @@
 //! Runs the local stack (fake Bedrock unless AWS credentials are set, plus `wrangler dev`) until
 //! Ctrl-C. `scripts/dev` builds first and then runs this; browser tests run it with `--port 0`.
+//! `--runtime miniflare` serves the Worker on Miniflare without wrangler's dev proxy instead.
 //!
-//! Usage: stack [--port 8787] [--fake-port 8788] [--quiet] [--var NAME=VALUE]...
+//! Usage: stack [--port 8787] [--fake-port 8788] [--runtime wrangler-dev|miniflare] [--quiet]
+//!              [--var NAME=VALUE]...
 
 #![allow(
     clippy::print_stdout,
@@ -9,13 +11,14 @@
 )]
 
 use anyhow::{bail, Context};
-use tests::stack::{Stack, StackOptions, Upstream};
+use tests::stack::{Stack, StackOptions, Upstream, WorkerRuntime};
 use tokio::signal::unix::{signal, SignalKind};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut port = 8787;
     let mut fake_port = 8788;
+    let mut runtime = WorkerRuntime::default();
     let mut quiet = false;
     let mut vars = Vec::new();
     let mut args = std::env::args().skip(1);
@@ -25,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
             "--fake-port" => {
                 fake_port = args.next().context("--fake-port needs a value")?.parse()?
             }
+            "--runtime" => runtime = args.next().context("--runtime needs a value")?.parse()?,
             "--quiet" => quiet = true,
             "--var" => {
                 let pair = args.next().context("--var needs NAME=VALUE")?;
@@ -33,7 +37,8 @@ async fn main() -> anyhow::Result<()> {
             }
             "--help" | "-h" => {
                 eprintln!(
-                    "usage: stack [--port 8787] [--fake-port 8788] [--quiet] [--var NAME=VALUE]..."
+                    "usage: stack [--port 8787] [--fake-port 8788] \
+                     [--runtime wrangler-dev|miniflare] [--quiet] [--var NAME=VALUE]..."
                 );
                 return Ok(());
             }
@@ -43,6 +48,7 @@ async fn main() -> anyhow::Result<()> {
     let upstream = Upstream::from_env(fake_port);
     let real = matches!(upstream, Upstream::Aws(_));
     let stack = Stack::start(StackOptions {
+        runtime,
         port,
         upstream,
         vars,

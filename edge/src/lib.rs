@@ -21,6 +21,7 @@ pub mod nova;
 pub mod platform;
 pub mod rate_limit;
 mod request_log;
+pub mod request_url;
 pub mod retry;
 pub mod secret;
 pub mod settings;

@@ -12,6 +12,7 @@ pub mod circuit;
 pub mod classifier;
 pub mod config;
 pub mod converse;
+pub mod crc32;
 pub mod eventstream;
 pub mod health;
 pub mod invoke;

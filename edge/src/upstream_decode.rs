@@ -142,6 +142,7 @@ fn bad_payload(what: &str, error: &serde_json::Error) -> BedrockError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crc32;
     use crate::eventstream::{encode, Frame, HeaderValue, MAX_FRAME_LEN};
 
     /// Every `event` frame's payload as text; complete after a `stop` event.
@@ -239,7 +240,7 @@ mod tests {
         let total = (MAX_FRAME_LEN + 1) as u32;
         let mut prelude = total.to_be_bytes().to_vec();
         prelude.extend(0u32.to_be_bytes());
-        prelude.extend(crc32fast::hash(&prelude).to_be_bytes());
+        prelude.extend(crc32::hash(&prelude).to_be_bytes());
         let mut decoder = StreamDecoder::new(Echo::default());
         let events = decoder.push(&prelude);
         assert_eq!(kind_of(&events), Some(BedrockErrorKind::BadFrame));

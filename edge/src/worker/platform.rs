@@ -159,7 +159,8 @@ impl Platform for WorkerPlatform {
         };
         let views = async {
             let mut response = call_health(&self.env, "/load", body).await?;
-            response.json::<Vec<TargetView>>().await
+            let views = serde_json::from_slice::<Vec<TargetView>>(&response.bytes().await?)?;
+            Ok::<_, worker::Error>(views)
         };
         match views.await {
             Ok(views) if views.len() == query.keys.len() => views,

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use platform::WorkerPlatform;
 use shared::{ErrorBody, ErrorCode};
 use std::{cell::RefCell, rc::Rc};
-use worker::{event, Context, Env, Headers, MessageBatch, Request, Response};
+use worker::{event, Context, Env, Headers, MessageBatch, Method, Request, Response};
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -118,10 +118,10 @@ async fn widget_frame(request: &Request, env: &Env) -> worker::Result<Response> 
     let url = RequestUrl::split(&url);
     let settings = settings(env).ok();
     let csp = crate::widget::frame_csp(settings.as_ref().map(|s| &s.config), url.query);
-    let page = env
-        .assets("ASSETS")?
-        .fetch(format!("{}/", url.origin), None)
-        .await?;
+    // `fetch_request`: the bindings' `fetch(url, init)` carries the code of their
+    // `RequestInit` conversion even when given none.
+    let index = Request::new(&format!("{}/", url.origin), Method::Get)?;
+    let page = env.assets("ASSETS")?.fetch_request(index).await?;
     // A fetched response's headers are immutable: copy them.
     let headers = Headers::new();
     for (name, value) in page.headers().entries() {

@@ -426,7 +426,8 @@ impl Config {
     /// `defaults`. Syntax and shape errors name the path too (`routes.a.targets[0]: unknown
     /// field ...`).
     pub fn from_json_with(json: &str, defaults: Timeouts) -> Result<Self, ConfigError> {
-        let raw: RawConfig = serde_json::from_str(json).map_err(|e| parse_error(json, &e))?;
+        let raw: RawConfig =
+            serde_json::from_slice(json.as_bytes()).map_err(|e| parse_error(json, &e))?;
         Self::from_raw(raw, defaults)
     }
 

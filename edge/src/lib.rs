@@ -3,6 +3,10 @@
 //!
 //! Everything but the `worker` module is plain Rust, run and tested natively; the Worker is a
 //! thin shell supplying the platform (HTTP client, clock, bindings).
+//!
+//! JSON is always parsed from bytes (`serde_json::from_slice`), never with `from_str` nor
+//! converted from a `serde_json::Value`: with one reader, each type's deserializer is
+//! compiled into the Worker's wasm once.
 
 pub mod anthropic;
 pub mod app;

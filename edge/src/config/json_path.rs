@@ -50,7 +50,7 @@ pub(super) fn path_at(json: &str, line: usize, column: usize, message: &str) -> 
                 if let Some(Frame::Object { key: key @ None }) = frames.last_mut() {
                     let token = &json[i..close.min(json.len())];
                     *key = Some(
-                        serde_json::from_str(token)
+                        serde_json::from_slice(token.as_bytes())
                             .unwrap_or_else(|_| token.trim_matches('"').to_owned()),
                     );
                     after_key = true;

@@ -106,32 +106,6 @@ pub fn json<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, BedrockE
     serde_json::from_slice(bytes).map_err(|error| bad_payload(what, &error))
 }
 
-/// Converts an already parsed JSON value; `what` names it in the (log-only) error.
-pub fn from_value<T: DeserializeOwned>(
-    what: &str,
-    value: serde_json::Value,
-) -> Result<T, BedrockError> {
-    serde_json::from_value(value).map_err(|error| bad_payload(what, &error))
-}
-
-/// A JSON payload, as the frame's bytes or as a value already parsed out of a larger one.
-pub trait JsonPayload {
-    /// Deserialises the payload; `what` names it in the (log-only) error.
-    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError>;
-}
-
-impl JsonPayload for &[u8] {
-    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError> {
-        json(what, self)
-    }
-}
-
-impl JsonPayload for serde_json::Value {
-    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError> {
-        from_value(what, self)
-    }
-}
-
 fn bad_payload(what: &str, error: &serde_json::Error) -> BedrockError {
     BedrockError::new(
         BedrockErrorKind::BadFrame,

@@ -19,6 +19,7 @@ pub mod converse;
 pub mod crc32;
 pub mod eventstream;
 pub mod health;
+pub mod hex;
 pub mod invoke;
 pub mod jobs;
 pub mod model_id;
@@ -33,6 +34,7 @@ pub mod settings;
 pub mod signing;
 pub mod upstream;
 pub mod upstream_decode;
+pub mod utc;
 pub mod validate;
 pub mod widget;
 

@@ -1,6 +1,7 @@
-//! The parts of a request URL the edge uses (origin, path, query), cut from the runtime's
-//! serialized URL. That text is already normalized (WHATWG serialization), so no URL parser
-//! (and none of its Unicode tables) is needed in the Worker.
+//! The parts of a request URL the edge uses (origin, path, query), cut from a serialized URL:
+//! the runtime's URL of an incoming request, or a Bedrock URL the edge built (for signing).
+//! Both are already normalized, so no URL parser (and none of its Unicode tables) is needed
+//! in the Worker.
 
 /// A serialized request URL, split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

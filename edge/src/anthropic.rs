@@ -7,9 +7,9 @@ use crate::{
     converse::WholeAnswer,
     invoke::{
         check_count, check_fields, check_max_tokens, check_messages, check_stop_sequences,
-        check_unit, invalid,
+        check_unit, invalid, Metrics,
     },
-    upstream_decode::{from_value, json, UpstreamEvent},
+    upstream_decode::{json, UpstreamEvent},
     validate::{ValidationError, MAX_SYSTEM_CHARS},
 };
 use serde::Deserialize;
@@ -120,7 +120,8 @@ struct ErrorDetail {
     kind: Option<String>,
 }
 
-/// One streamed event; which members are set depends on `type`.
+/// One streamed event; which members are set depends on `type`. Bedrock adds its metrics to
+/// the last one.
 #[derive(Deserialize)]
 struct Event {
     #[serde(rename = "type")]
@@ -129,6 +130,8 @@ struct Event {
     delta: Option<Delta>,
     usage: Option<Counts>,
     error: Option<ErrorDetail>,
+    #[serde(rename = "amazon-bedrock-invocationMetrics")]
+    metrics: Option<Metrics>,
 }
 
 /// The events of Claude's stream: text from `text_delta`s, the stop reason from
@@ -141,12 +144,15 @@ pub struct AnthropicEvents {
 }
 
 impl AnthropicEvents {
-    pub fn on_inner(
+    /// Handles one invoke chunk (an event's JSON); Bedrock's metrics, on the last chunk, are
+    /// left to the caller.
+    pub fn on_chunk(
         &mut self,
-        inner: Value,
+        chunk: &[u8],
         out: &mut Vec<UpstreamEvent>,
-    ) -> Result<(), BedrockError> {
-        let event: Event = from_value("chunk", inner)?;
+    ) -> Result<Option<Metrics>, BedrockError> {
+        let mut event: Event = json("chunk bytes", chunk)?;
+        let metrics = event.metrics.take();
         match event.kind.as_str() {
             "message_start" => self.count(event.message.and_then(|m| m.usage)),
             "content_block_delta" => {
@@ -180,7 +186,7 @@ impl AnthropicEvents {
             }
             _ => {}
         }
-        Ok(())
+        Ok(metrics)
     }
 
     /// Whether the stop reason (or `message_stop`) has been seen.

@@ -22,6 +22,9 @@
 
 use crate::bedrock_error::BedrockErrorKind;
 use serde::{Deserialize, Serialize};
+use stored::StoredCircuit;
+
+mod stored;
 
 /// When a circuit opens and how long it stays open. Part of the route table (`circuit`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -70,9 +73,10 @@ impl CircuitPolicy {
     }
 }
 
-/// The state of one target's circuit. Serialised as stored by the Durable Object.
+/// The state of one target's circuit. Serialised as stored by the Durable Object
+/// ([`stored`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case")]
+#[serde(into = "StoredCircuit", try_from = "StoredCircuit")]
 pub enum Circuit {
     Closed {
         /// The current run of failures.
@@ -374,12 +378,37 @@ mod tests {
 
     #[test]
     fn state_round_trips_as_stored() {
-        let open = Circuit::Open { opened_ms: 7 };
-        let json = serde_json::to_string(&open).unwrap();
-        assert_eq!(json, r#"{"state":"open","opened_ms":7}"#);
-        assert_eq!(serde_json::from_str::<Circuit>(&json).unwrap(), open);
-        let closed = serde_json::to_value(Circuit::closed()).unwrap();
-        assert_eq!(closed["state"], "closed");
+        let cases = [
+            (
+                Circuit::Closed {
+                    consecutive_failures: 2,
+                    window_bits: 5,
+                    window_len: 3,
+                },
+                r#"{"state":"closed","consecutive_failures":2,"window_bits":5,"window_len":3}"#,
+            ),
+            (
+                Circuit::Open { opened_ms: 7 },
+                r#"{"state":"open","opened_ms":7}"#,
+            ),
+            (
+                Circuit::HalfOpen {
+                    probe_started_ms: 9,
+                },
+                r#"{"state":"half_open","probe_started_ms":9}"#,
+            ),
+        ];
+        for (circuit, json) in cases {
+            assert_eq!(serde_json::to_string(&circuit).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Circuit>(json).unwrap(), circuit);
+        }
+        for bad in [
+            r#"{"state":"open"}"#,
+            r#"{"state":"closed","window_bits":0,"window_len":0}"#,
+            r#"{"state":"ajar","opened_ms":1}"#,
+        ] {
+            assert!(serde_json::from_str::<Circuit>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

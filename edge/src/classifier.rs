@@ -159,7 +159,8 @@ pub fn classify(request: &ChatRequest, thresholds: &Thresholds) -> Classificatio
         if message.role != Role::User {
             continue;
         }
-        let text = message.content.to_lowercase();
+        // The cues are ASCII: lowercasing ASCII is enough to match them in any case.
+        let text = message.content.to_ascii_lowercase();
         for (cue, label) in REASONING_CUES {
             if text.contains(cue) && !reasoning.contains(&label) {
                 reasoning.push(label);

@@ -16,9 +16,12 @@ use crate::{
     widget::{self, WidgetKey},
 };
 use serde::Deserialize;
+use serde_json::error::Category;
 use shared::routes::{AutoTiers, RouteInfo, RoutesResponse, TargetInfo};
 use std::collections::BTreeMap;
 use thiserror::Error;
+
+mod json_path;
 
 /// A configuration problem: `path` is a setting (`ROUTES`, `AWS_REGION`) or a path inside one
 /// (`routes.generate.targets[0].region`). Never carries a secret.
@@ -396,6 +399,23 @@ fn check_target(target: &Target, path: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A `ROUTES` document serde refused: a shape error (unknown field, wrong type, missing field)
+/// at the path of the value it is about, a syntax error at the document with its position.
+fn parse_error(json: &str, error: &serde_json::Error) -> ConfigError {
+    let message = error.to_string();
+    let path = match error.classify() {
+        Category::Data | Category::Syntax => {
+            json_path::path_at(json, error.line(), error.column(), &message)
+        }
+        Category::Eof | Category::Io => String::new(),
+    };
+    if path.is_empty() {
+        ConfigError::new("ROUTES", message)
+    } else {
+        ConfigError::new(path, message)
+    }
+}
+
 impl Config {
     /// Parses and validates a `ROUTES` JSON document, with the default timeouts.
     pub fn from_json(json: &str) -> Result<Self, ConfigError> {
@@ -406,16 +426,8 @@ impl Config {
     /// `defaults`. Syntax and shape errors name the path too (`routes.a.targets[0]: unknown
     /// field ...`).
     pub fn from_json_with(json: &str, defaults: Timeouts) -> Result<Self, ConfigError> {
-        let deserializer = &mut serde_json::Deserializer::from_str(json);
-        let raw: RawConfig = serde_path_to_error::deserialize(deserializer).map_err(|e| {
-            let path = e.path().to_string();
-            let path = if path == "." || path == "?" {
-                "ROUTES".into()
-            } else {
-                path
-            };
-            ConfigError::new(path, e.into_inner().to_string())
-        })?;
+        let raw: RawConfig =
+            serde_json::from_slice(json.as_bytes()).map_err(|e| parse_error(json, &e))?;
         Self::from_raw(raw, defaults)
     }
 

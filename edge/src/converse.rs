@@ -4,7 +4,8 @@
 use crate::{
     bedrock_error::BedrockError,
     eventstream::FrameView,
-    upstream_decode::{json, EventMapper, JsonPayload, StreamDecoder, UpstreamEvent},
+    invoke::Metrics,
+    upstream_decode::{json, EventMapper, StreamDecoder, UpstreamEvent},
 };
 use serde::{Deserialize, Serialize};
 use shared::{ChatRequest, Role, Usage};
@@ -110,34 +111,49 @@ impl ConverseEvents {
         StreamDecoder::new(Self::default())
     }
 
-    /// Handles the event `name` with its JSON `payload`; only the events used are parsed.
-    pub fn on_named(
-        &mut self,
-        name: &str,
-        payload: impl JsonPayload,
-        out: &mut Vec<UpstreamEvent>,
-    ) -> Result<(), BedrockError> {
-        match name {
-            "contentBlockDelta" => {
-                let text = payload.parse::<BlockDelta>(name)?.delta.text;
-                out.extend(text.filter(|t| !t.is_empty()).map(UpstreamEvent::Text));
-            }
-            "messageStop" => {
-                let reason = payload.parse::<MessageStop>(name)?.stop_reason;
-                self.stopped = true;
-                out.push(UpstreamEvent::Stop { reason });
-            }
-            "metadata" => {
-                let usage = payload.parse::<Metadata>(name)?.usage;
-                out.push(UpstreamEvent::Usage {
-                    input: usage.input_tokens,
-                    output: usage.output_tokens,
-                });
-            }
-            _ => {}
+    /// Handles an event: its text, stop reason or usage.
+    fn on(&mut self, event: ConverseEvent, out: &mut Vec<UpstreamEvent>) {
+        let text = event.content_block_delta.and_then(|d| d.delta.text);
+        out.extend(text.filter(|t| !t.is_empty()).map(UpstreamEvent::Text));
+        if let Some(stop) = event.message_stop {
+            self.stopped = true;
+            out.push(UpstreamEvent::Stop {
+                reason: stop.stop_reason,
+            });
         }
-        Ok(())
+        if let Some(Metadata { usage }) = event.metadata {
+            out.push(UpstreamEvent::Usage {
+                input: usage.input_tokens,
+                output: usage.output_tokens,
+            });
+        }
     }
+
+    /// Handles one of Amazon Nova's invoke chunks (`{"<eventType>": payload}`); Bedrock's
+    /// metrics, on the last chunk, are left to the caller.
+    pub fn on_chunk(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Vec<UpstreamEvent>,
+    ) -> Result<Option<Metrics>, BedrockError> {
+        let mut event: ConverseEvent = json("chunk bytes", chunk)?;
+        let metrics = event.metrics.take();
+        self.on(event, out);
+        Ok(metrics)
+    }
+}
+
+/// The events used, each under its name: a ConverseStream frame's payload goes under its
+/// `:event-type`; a Nova invoke chunk is already that object, with Bedrock's metrics on the
+/// last one. Other events (tool use, reasoning) are skipped unparsed.
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ConverseEvent {
+    content_block_delta: Option<BlockDelta>,
+    message_stop: Option<MessageStop>,
+    metadata: Option<Metadata>,
+    #[serde(rename = "amazon-bedrock-invocationMetrics")]
+    metrics: Option<Metrics>,
 }
 
 impl EventMapper for ConverseEvents {
@@ -146,8 +162,24 @@ impl EventMapper for ConverseEvents {
         frame: &FrameView<'_>,
         out: &mut Vec<UpstreamEvent>,
     ) -> Result<(), BedrockError> {
-        let name = frame.event_type().unwrap_or_default();
-        self.on_named(name, frame.payload, out)
+        let (name, payload) = (frame.event_type().unwrap_or_default(), frame.payload);
+        let event = match name {
+            "contentBlockDelta" => ConverseEvent {
+                content_block_delta: Some(json(name, payload)?),
+                ..ConverseEvent::default()
+            },
+            "messageStop" => ConverseEvent {
+                message_stop: Some(json(name, payload)?),
+                ..ConverseEvent::default()
+            },
+            "metadata" => ConverseEvent {
+                metadata: Some(json(name, payload)?),
+                ..ConverseEvent::default()
+            },
+            _ => return Ok(()),
+        };
+        self.on(event, out);
+        Ok(())
     }
 
     fn complete(&self) -> bool {

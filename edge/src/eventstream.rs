@@ -4,6 +4,7 @@
 //! Frame layout (big-endian): total length, headers length, prelude CRC, headers, payload,
 //! message CRC. Both CRCs are CRC-32 (IEEE).
 
+use crate::crc32;
 use thiserror::Error;
 
 /// Largest frame the decoder accepts. Larger declared lengths are refused before buffering.
@@ -223,7 +224,7 @@ fn frame_at(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
     }
     let total = be_u32(&buf[0..4]) as usize;
     let headers_len = be_u32(&buf[4..8]) as usize;
-    if crc32fast::hash(&buf[0..8]) != be_u32(&buf[8..12]) {
+    if crc32::hash(&buf[0..8]) != be_u32(&buf[8..12]) {
         return Err(DecodeError::PreludeCrc);
     }
     if total > MAX_FRAME_LEN {
@@ -235,7 +236,7 @@ fn frame_at(buf: &[u8]) -> Result<Option<usize>, DecodeError> {
     if buf.len() < total {
         return Ok(None);
     }
-    if crc32fast::hash(&buf[..total - 4]) != be_u32(&buf[total - 4..total]) {
+    if crc32::hash(&buf[..total - 4]) != be_u32(&buf[total - 4..total]) {
         return Err(DecodeError::MessageCrc);
     }
     Ok(Some(total))
@@ -380,11 +381,11 @@ pub fn encode(frame: &Frame) -> Vec<u8> {
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(&(total as u32).to_be_bytes());
     out.extend_from_slice(&(headers.len() as u32).to_be_bytes());
-    let prelude_crc = crc32fast::hash(&out);
+    let prelude_crc = crc32::hash(&out);
     out.extend_from_slice(&prelude_crc.to_be_bytes());
     out.extend_from_slice(&headers);
     out.extend_from_slice(&frame.payload);
-    let message_crc = crc32fast::hash(&out);
+    let message_crc = crc32::hash(&out);
     out.extend_from_slice(&message_crc.to_be_bytes());
     out
 }
@@ -496,7 +497,7 @@ mod tests {
         let prelude = |total: u32, headers: u32| {
             let mut p = total.to_be_bytes().to_vec();
             p.extend(headers.to_be_bytes());
-            let crc = crc32fast::hash(&p);
+            let crc = crc32::hash(&p);
             p.extend(crc.to_be_bytes());
             p
         };

@@ -11,6 +11,9 @@ use crate::{
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use wire::WireReport;
+
+mod wire;
 
 /// How a chain is ordered by health. Part of the route table (`routing`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -54,8 +57,7 @@ impl RoutingPolicy {
 }
 
 /// How one call to a target went, as far as its health goes.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Outcome {
     /// The target answered; `ttft_ms` from sending the call to its first text (or to the whole
     /// answer, for non-streamed calls), when there was text.
@@ -64,11 +66,11 @@ pub enum Outcome {
     Failure,
 }
 
-/// One outcome of one target.
+/// One outcome of one target. Crosses the seam as a flat object ([`wire`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "WireReport", try_from = "WireReport")]
 pub struct HealthReport {
     pub key: String,
-    #[serde(flatten)]
     pub outcome: Outcome,
 }
 
@@ -491,6 +493,15 @@ mod tests {
         let back: HealthReport =
             serde_json::from_str(r#"{"key":"m@r","outcome":"failure"}"#).unwrap();
         assert_eq!(back.outcome, Outcome::Failure);
+        // A success without a first token: `ttft_ms` absent or null.
+        for json in [
+            r#"{"key":"m@r","outcome":"success"}"#,
+            r#"{"key":"m@r","outcome":"success","ttft_ms":null}"#,
+        ] {
+            let back: HealthReport = serde_json::from_str(json).unwrap();
+            assert_eq!(back.outcome, Outcome::Success { ttft_ms: None });
+        }
+        assert!(serde_json::from_str::<HealthReport>(r#"{"key":"m@r","outcome":"meh"}"#).is_err());
     }
 
     #[test]

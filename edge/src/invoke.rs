@@ -9,7 +9,7 @@ use crate::{
     converse::{parse_converse_response, ConverseEvents, WholeAnswer},
     eventstream::FrameView,
     nova,
-    upstream_decode::{from_value, json, EventMapper, StreamDecoder, UpstreamEvent},
+    upstream_decode::{json, EventMapper, StreamDecoder, UpstreamEvent},
     validate::{ValidationError, MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_TOKENS, MAX_TOTAL_CHARS},
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -236,12 +236,11 @@ struct Chunk {
     bytes: String,
 }
 
-const METRICS: &str = "amazon-bedrock-invocationMetrics";
-
-/// Bedrock's own token counts, on the last chunk.
+/// Bedrock's own token counts (`amazon-bedrock-invocationMetrics`), a member of the last
+/// chunk's event.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Metrics {
+pub struct Metrics {
     input_token_count: Option<u32>,
     output_token_count: Option<u32>,
 }
@@ -259,20 +258,11 @@ impl EventMapper for InvokeEvents {
         let bytes = STANDARD.decode(chunk.bytes).map_err(|e| {
             BedrockError::new(BedrockErrorKind::BadFrame, format!("chunk bytes: {e}"))
         })?;
-        let mut inner: Map<String, Value> = json("chunk bytes", &bytes)?;
-        let metrics = match inner.remove(METRICS) {
-            Some(value) => Some(from_value::<Metrics>(METRICS, value)?),
-            None => None,
-        };
         let start = out.len();
-        match self {
-            Self::Anthropic(events) => events.on_inner(Value::Object(inner), out)?,
-            Self::Nova(events) => {
-                for (name, payload) in inner {
-                    events.on_named(&name, payload, out)?;
-                }
-            }
-        }
+        let metrics = match self {
+            Self::Anthropic(events) => events.on_chunk(&bytes, out)?,
+            Self::Nova(events) => events.on_chunk(&bytes, out)?,
+        };
         if let Some(Metrics {
             input_token_count: Some(input),
             output_token_count: Some(output),

@@ -4,6 +4,7 @@
 //! public and counted by their own classes ([`crate::widget::WidgetCaller::rate_limit_buckets`]).
 
 use crate::config::RateLimitClass;
+use crate::hex::hex;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -40,8 +41,7 @@ pub fn client_buckets(headers: &[(String, String)]) -> Vec<String> {
         .or(bearer);
     if let Some(key) = key {
         let digest = Sha256::digest(key.as_bytes());
-        let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-        buckets.push(format!("key:{hex}"));
+        buckets.push(format!("key:{}", hex(&digest[..8])));
     }
     buckets
 }

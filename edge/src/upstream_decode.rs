@@ -106,32 +106,6 @@ pub fn json<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, BedrockE
     serde_json::from_slice(bytes).map_err(|error| bad_payload(what, &error))
 }
 
-/// Converts an already parsed JSON value; `what` names it in the (log-only) error.
-pub fn from_value<T: DeserializeOwned>(
-    what: &str,
-    value: serde_json::Value,
-) -> Result<T, BedrockError> {
-    serde_json::from_value(value).map_err(|error| bad_payload(what, &error))
-}
-
-/// A JSON payload, as the frame's bytes or as a value already parsed out of a larger one.
-pub trait JsonPayload {
-    /// Deserialises the payload; `what` names it in the (log-only) error.
-    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError>;
-}
-
-impl JsonPayload for &[u8] {
-    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError> {
-        json(what, self)
-    }
-}
-
-impl JsonPayload for serde_json::Value {
-    fn parse<T: DeserializeOwned>(self, what: &str) -> Result<T, BedrockError> {
-        from_value(what, self)
-    }
-}
-
 fn bad_payload(what: &str, error: &serde_json::Error) -> BedrockError {
     BedrockError::new(
         BedrockErrorKind::BadFrame,
@@ -142,6 +116,7 @@ fn bad_payload(what: &str, error: &serde_json::Error) -> BedrockError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crc32;
     use crate::eventstream::{encode, Frame, HeaderValue, MAX_FRAME_LEN};
 
     /// Every `event` frame's payload as text; complete after a `stop` event.
@@ -239,7 +214,7 @@ mod tests {
         let total = (MAX_FRAME_LEN + 1) as u32;
         let mut prelude = total.to_be_bytes().to_vec();
         prelude.extend(0u32.to_be_bytes());
-        prelude.extend(crc32fast::hash(&prelude).to_be_bytes());
+        prelude.extend(crc32::hash(&prelude).to_be_bytes());
         let mut decoder = StreamDecoder::new(Echo::default());
         let events = decoder.push(&prelude);
         assert_eq!(kind_of(&events), Some(BedrockErrorKind::BadFrame));

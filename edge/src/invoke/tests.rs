@@ -28,6 +28,9 @@ pub(crate) fn chunk(inner: &Value) -> Vec<u8> {
     ))
 }
 
+/// The member Bedrock adds to the last chunk.
+const METRICS: &str = "amazon-bedrock-invocationMetrics";
+
 fn metrics(input: u32, output: u32) -> Value {
     json!({"inputTokenCount": input, "outputTokenCount": output, "invocationLatency": 9, "firstByteLatency": 3})
 }

@@ -10,6 +10,7 @@ use crate::{
     settings::Settings,
     signing::sign,
     upstream::{read_body, with_timeout},
+    utc::iso8601,
 };
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
@@ -206,28 +207,6 @@ pub async fn call<P: Platform>(
     }
 }
 
-/// `2024-01-01T00:00:00Z` for Unix milliseconds `ms` (whole seconds, UTC).
-pub fn iso8601(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Howard Hinnant's civil_from_days, for days since 1970-01-01.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,12 +264,5 @@ mod tests {
         assert_eq!(page[0].progress, Progress::Completed);
         assert_eq!(page[1].progress.bedrock_status(), "InProgress");
         assert_eq!(next.as_deref(), Some("n"));
-    }
-
-    #[test]
-    fn timestamps_are_iso_8601() {
-        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
-        assert_eq!(iso8601(951_782_400_000), "2000-02-29T00:00:00Z");
-        assert_eq!(iso8601(1_700_000_000_999), "2023-11-14T22:13:20Z");
     }
 }

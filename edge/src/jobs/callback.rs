@@ -5,6 +5,7 @@
 //! `"<t>.<body>"` with the `JOB_CALLBACK_SECRET`; a receiver recomputes it, compares in
 //! constant time and refuses old timestamps (replays). See [`verify`].
 
+use crate::hex::hex;
 use sha2::{Digest, Sha256};
 
 /// The header that carries the signature.
@@ -35,10 +36,6 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
         .chain_update(inner)
         .finalize()
         .into()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The `x-signature` value of `body` sent at `timestamp_s`.

@@ -80,7 +80,7 @@ impl<P: Platform> Consumer<'_, P> {
     /// Handles one message body from `source`. Never fails: a store or queue failure retries
     /// the message.
     pub async fn handle(&self, source: Source, body: &str) -> Disposition {
-        let message: JobMessage = match serde_json::from_str(body) {
+        let message: JobMessage = match serde_json::from_slice(body.as_bytes()) {
             Ok(message) => message,
             Err(error) => {
                 // No job to mark: it can never be processed. Logged, not silently dropped.
@@ -164,7 +164,7 @@ impl<P: Platform> Consumer<'_, P> {
     }
 
     async fn run_converse(&self, job: JobRecord) -> Result<Disposition, StoreError> {
-        let Ok(request) = serde_json::from_str::<ChatRequest>(&job.input) else {
+        let Ok(request) = serde_json::from_slice::<ChatRequest>(job.input.as_bytes()) else {
             let error = JobError {
                 code: code_name(ErrorCode::Internal),
                 message: "The stored job could not be read.".into(),
@@ -261,7 +261,7 @@ impl<P: Platform> Consumer<'_, P> {
     /// StartAsyncInvoke with the job id as its token, then a poll later.
     async fn start_async(&self, job: JobRecord) -> Result<Disposition, StoreError> {
         let route = self.settings.config.routes.get(&job.route);
-        let (Some(route), Ok(input)) = (route, serde_json::from_str(&job.input)) else {
+        let (Some(route), Ok(input)) = (route, serde_json::from_slice(job.input.as_bytes())) else {
             let error = JobError {
                 code: code_name(ErrorCode::Internal),
                 message: "The job's route is no longer configured for async invoke.".into(),

@@ -22,9 +22,10 @@ use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 use store::{JobQueue, JobStore};
 
-/// What travels on the queue: which job, and what to do with it.
+/// What travels on the queue: which job, and what to do with it
+/// (`{"kind":"run","job":"…"}`, see [`QueuedMessage`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(into = "QueuedMessage", try_from = "QueuedMessage")]
 pub enum JobMessage {
     /// Run the job (Converse, or start its async invocation).
     Run { job: String },
@@ -46,6 +47,40 @@ impl JobMessage {
             Self::Run { .. } => "run",
             Self::Poll { .. } => "poll",
             Self::Callback { .. } => "callback",
+        }
+    }
+}
+
+/// A [`JobMessage`] on the queue. That is the JSON of an internally tagged enum, written and
+/// read as a flat struct: serde's tagged enums buffer every value before reading it, code that
+/// cost the Worker several KB.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueuedMessage {
+    kind: String,
+    job: String,
+}
+
+impl From<JobMessage> for QueuedMessage {
+    fn from(message: JobMessage) -> Self {
+        Self {
+            kind: message.kind().to_owned(),
+            job: message.job().to_owned(),
+        }
+    }
+}
+
+impl TryFrom<QueuedMessage> for JobMessage {
+    type Error = String;
+
+    fn try_from(QueuedMessage { kind, job }: QueuedMessage) -> Result<Self, String> {
+        match kind.as_str() {
+            "run" => Ok(Self::Run { job }),
+            "poll" => Ok(Self::Poll { job }),
+            "callback" => Ok(Self::Callback { job }),
+            other => Err(format!(
+                "unknown variant `{other}`, expected one of `run`, `poll`, `callback`"
+            )),
         }
     }
 }

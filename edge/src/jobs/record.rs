@@ -203,7 +203,7 @@ impl JobRecord {
     /// The async output, for an async-invoke job that started.
     pub fn async_output(&self) -> Option<AsyncInvokeOutput> {
         match self.kind {
-            JobKind::AsyncInvoke => serde_json::from_str(self.result.as_deref()?).ok(),
+            JobKind::AsyncInvoke => serde_json::from_slice(self.result.as_deref()?.as_bytes()).ok(),
             JobKind::Converse => None,
         }
     }
@@ -214,7 +214,7 @@ impl JobRecord {
             JobKind::Converse => self
                 .result
                 .as_deref()
-                .and_then(|json| serde_json::from_str::<ChatResponse>(json).ok()),
+                .and_then(|json| serde_json::from_slice::<ChatResponse>(json.as_bytes()).ok()),
             JobKind::AsyncInvoke => None,
         };
         let error = match (&self.error_code, &self.error_message) {

@@ -572,3 +572,32 @@ fn settings_are_read_strictly() {
     assert_eq!(error.path, "JOB_RETRY_DELAY_S");
     assert!(!format!("{set:?}").contains("\"s\""));
 }
+
+#[test]
+fn queue_messages_keep_their_wire_form() {
+    let id = || "j1".to_owned();
+    for (message, json) in [
+        (
+            JobMessage::Run { job: id() },
+            r#"{"kind":"run","job":"j1"}"#,
+        ),
+        (
+            JobMessage::Poll { job: id() },
+            r#"{"kind":"poll","job":"j1"}"#,
+        ),
+        (
+            JobMessage::Callback { job: id() },
+            r#"{"kind":"callback","job":"j1"}"#,
+        ),
+    ] {
+        assert_eq!(serde_json::to_string(&message).unwrap(), json);
+        assert_eq!(serde_json::from_str::<JobMessage>(json).unwrap(), message);
+    }
+    for bad in [
+        r#"{"kind":"run"}"#,
+        r#"{"kind":"stop","job":"j1"}"#,
+        r#"{"kind":"run","job":"j1","extra":1}"#,
+    ] {
+        assert!(serde_json::from_str::<JobMessage>(bad).is_err(), "{bad}");
+    }
+}

@@ -11,7 +11,7 @@
 //! interleave. The transitions themselves are [`crate::health`]'s, the same as in native tests.
 
 use crate::health::{HealthQuery, HealthRecord, HealthStore, TargetHealth};
-use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,
     State,
@@ -30,29 +30,30 @@ pub struct HealthState {
     state: State,
 }
 
-#[derive(Deserialize)]
-struct Row {
-    key: String,
-    health: String,
-}
-
 /// The stored rows of `keys` (missing or unreadable rows are left out: they start fresh).
 fn load(sql: &SqlStorage, keys: &[String]) -> Result<HealthStore> {
     let mut store = HealthStore::default();
     for key in keys {
-        let rows: Vec<Row> = sql
+        let rows = sql
             .exec(
-                "SELECT key, health FROM target_health WHERE key = ?",
+                "SELECT health FROM target_health WHERE key = ?",
                 vec![SqlStorageValue::from(key.as_str())],
             )?
-            .to_array()?;
+            .raw();
         for row in rows {
-            if let Ok(health) = serde_json::from_str::<TargetHealth>(&row.health) {
-                store.targets.insert(row.key, health);
+            if let [SqlStorageValue::String(health)] = row?.as_slice() {
+                if let Ok(health) = serde_json::from_slice::<TargetHealth>(health.as_bytes()) {
+                    store.targets.insert(key.clone(), health);
+                }
             }
         }
     }
     Ok(store)
+}
+
+/// The request's JSON body (read with serde_json, as every parse in the Worker).
+async fn body<T: DeserializeOwned>(request: &mut Request) -> Result<T> {
+    Ok(serde_json::from_slice(&request.bytes().await?)?)
 }
 
 fn save(sql: &SqlStorage, store: &HealthStore) -> Result<()> {
@@ -85,7 +86,7 @@ impl DurableObject for HealthState {
         let sql = self.state.storage().sql();
         match request.path().as_str() {
             "/load" => {
-                let query: HealthQuery = request.json().await?;
+                let query: HealthQuery = body(&mut request).await?;
                 let mut store = load(&sql, &query.keys)?;
                 let views = store.load(&query, now_ms);
                 if query.claim_probes {
@@ -94,7 +95,7 @@ impl DurableObject for HealthState {
                 Response::from_json(&views)
             }
             "/record" => {
-                let record: HealthRecord = request.json().await?;
+                let record: HealthRecord = body(&mut request).await?;
                 let keys: Vec<String> = record.reports.iter().map(|r| r.key.clone()).collect();
                 let mut store = load(&sql, &keys)?;
                 store.record(&record, now_ms);

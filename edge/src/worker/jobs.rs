@@ -14,12 +14,14 @@ use crate::{
     settings::Settings,
 };
 use futures::future::join_all;
+use js_sys::{Promise, Reflect, JSON};
 use serde::Serialize;
 use shared::jobs::JobStatus;
 use std::rc::Rc;
 use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
 use worker::{
-    Context, D1Database, Env, MessageBatch, MessageBuilder, MessageExt, Queue,
+    Context, D1Database, D1PreparedStatement, Env, MessageBatch, MessageBuilder, MessageExt, Queue,
     QueueRetryOptionsBuilder,
 };
 
@@ -67,36 +69,45 @@ fn name(value: &impl Serialize) -> JsValue {
         .unwrap_or(JsValue::NULL)
 }
 
+/// A property of a JS object (`undefined` when it has none).
+fn property(object: &JsValue, name: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// D1's result object (`results`, `meta`) of a started statement. It is read as JS and with
+/// serde_json, like every other parse in the Worker, rather than with the bindings'
+/// serde_wasm_bindgen: a second deserializer would double the code of each row type.
+async fn settle(started: Result<Promise, JsValue>) -> Result<JsValue, StoreError> {
+    let result = match started {
+        Ok(promise) => JsFuture::from(promise).await,
+        Err(error) => Err(error),
+    };
+    result.map_err(|error| store_error(error.into()))
+}
+
 impl D1Store {
+    fn statement(&self, sql: &str, args: &[JsValue]) -> Result<D1PreparedStatement, StoreError> {
+        self.0.prepare(sql).bind(args).map_err(store_error)
+    }
+
+    /// The rows a query answers.
+    async fn rows(&self, sql: &str, args: &[JsValue]) -> Result<Vec<JobRecord>, StoreError> {
+        let result = settle(self.statement(sql, args)?.inner().all()).await?;
+        let json = JSON::stringify(&property(&result, "results"))
+            .map(String::from)
+            .map_err(|error| store_error(error.into()))?;
+        serde_json::from_slice(json.as_bytes()).map_err(|e| StoreError(format!("D1 rows: {e}")))
+    }
+
     async fn first(&self, sql: &str, args: &[JsValue]) -> Result<Option<JobRecord>, StoreError> {
-        let rows = self
-            .0
-            .prepare(sql)
-            .bind(args)
-            .map_err(store_error)?
-            .all()
-            .await
-            .map_err(store_error)?
-            .results::<JobRecord>()
-            .map_err(store_error)?;
-        Ok(rows.into_iter().next())
+        Ok(self.rows(sql, args).await?.into_iter().next())
     }
 
     /// Runs a statement; the number of rows it changed.
     async fn run(&self, sql: &str, args: &[JsValue]) -> Result<usize, StoreError> {
-        let result = self
-            .0
-            .prepare(sql)
-            .bind(args)
-            .map_err(store_error)?
-            .run()
-            .await
-            .map_err(store_error)?;
-        Ok(result
-            .meta()
-            .map_err(store_error)?
-            .and_then(|meta| meta.changes)
-            .unwrap_or(0))
+        let result = settle(self.statement(sql, args)?.inner().run()).await?;
+        let changes = property(&property(&result, "meta"), "changes").as_f64();
+        Ok(changes.unwrap_or(0.0) as usize)
     }
 }
 
@@ -180,15 +191,7 @@ impl JobStore for D1Store {
                 status.as_ref().map_or(JsValue::NULL, name),
                 JsValue::from_f64(f64::from(limit)),
             ];
-            self.0
-                .prepare(sql)
-                .bind(&args)
-                .map_err(store_error)?
-                .all()
-                .await
-                .map_err(store_error)?
-                .results::<JobRecord>()
-                .map_err(store_error)
+            self.rows(&sql, &args).await
         })
     }
 

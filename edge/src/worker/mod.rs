@@ -9,12 +9,13 @@ mod platform;
 
 use crate::app::{ApiBody, ApiRequest, ApiResponse, Edge};
 use crate::config::ConfigError;
+use crate::request_url::RequestUrl;
 use crate::settings::Settings;
 use futures::StreamExt;
 use platform::WorkerPlatform;
 use shared::{ErrorBody, ErrorCode};
 use std::{cell::RefCell, rc::Rc};
-use worker::{event, Context, Env, Headers, MessageBatch, Request, Response};
+use worker::{event, Context, Env, Headers, MessageBatch, Method, Request, Response};
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -75,12 +76,13 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
             return json_response(500, &body);
         }
     };
-    let url = request.url()?;
+    let url = request.inner().url();
+    let url = RequestUrl::split(&url);
     let api_request = ApiRequest {
-        origin: url.origin().ascii_serialization(),
+        origin: url.origin.to_owned(),
         method: request.method().to_string(),
-        path: url.path().to_owned(),
-        query: url.query().unwrap_or_default().to_owned(),
+        path: url.path.to_owned(),
+        query: url.query.to_owned(),
         headers: request.headers().entries().collect(),
         body: request.bytes().await?,
     };
@@ -112,15 +114,14 @@ async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::R
 /// mode by its path) with a Content-Security-Policy whose `frame-ancestors` comes from the key
 /// in the query ([`crate::widget::frame_csp`]).
 async fn widget_frame(request: &Request, env: &Env) -> worker::Result<Response> {
-    let mut url = request.url()?;
+    let url = request.inner().url();
+    let url = RequestUrl::split(&url);
     let settings = settings(env).ok();
-    let csp = crate::widget::frame_csp(
-        settings.as_ref().map(|s| &s.config),
-        url.query().unwrap_or_default(),
-    );
-    url.set_path("/");
-    url.set_query(None);
-    let page = env.assets("ASSETS")?.fetch(url.to_string(), None).await?;
+    let csp = crate::widget::frame_csp(settings.as_ref().map(|s| &s.config), url.query);
+    // `fetch_request`: the bindings' `fetch(url, init)` carries the code of their
+    // `RequestInit` conversion even when given none.
+    let index = Request::new(&format!("{}/", url.origin), Method::Get)?;
+    let page = env.assets("ASSETS")?.fetch_request(index).await?;
     // A fetched response's headers are immutable: copy them.
     let headers = Headers::new();
     for (name, value) in page.headers().entries() {

@@ -12,10 +12,8 @@ use crate::{
 };
 use futures::StreamExt;
 use std::{cell::RefCell, rc::Rc, time::Duration};
-use worker::{
-    AbortController, Context, Delay, Env, Fetch, Headers, Method, Request, RequestInit,
-    RequestRedirect, Response,
-};
+use wasm_bindgen::JsValue;
+use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Request, Response};
 
 thread_local! {
     /// This isolate's recent copy of healthy targets' views (see [`HealthCache`]).
@@ -59,15 +57,39 @@ pub fn check_bindings(env: &Env, config: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// A request that never follows a redirect: a callback URL was checked against the allowed
+/// hosts, its redirect target was not (Bedrock and the health object do not redirect). Built
+/// with web_sys's `RequestInit`: the bindings' own converts its `cf` options on every call,
+/// code this Worker never needs.
+fn new_request(
+    url: &str,
+    method: &str,
+    headers: Option<&Headers>,
+    body: Option<&JsValue>,
+) -> worker::Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method(method);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    if let Some(headers) = headers {
+        init.set_headers(&headers.0);
+    }
+    if let Some(body) = body {
+        init.set_body(body);
+    }
+    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
+}
+
 /// One call to the health object.
 async fn call_health(env: &Env, path: &str, body: String) -> worker::Result<Response> {
     let stub = env
         .durable_object(health_object::BINDING)?
         .get_by_name(health_object::OBJECT_NAME)?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_body(Some(wasm_bindgen::JsValue::from_str(&body)));
-    let request = Request::new_with_init(&format!("https://health{path}"), &init)?;
+    let request = new_request(
+        &format!("https://health{path}"),
+        "POST",
+        None,
+        Some(&JsValue::from_str(&body)),
+    )?;
     let response = stub.fetch_with_request(request).await?;
     if response.status_code() >= 300 {
         return Err(worker::Error::RustError(format!(
@@ -107,18 +129,11 @@ impl Platform for WorkerPlatform {
                 headers.set(name, value).map_err(transport)?;
             }
         }
-        let mut init = RequestInit::new();
-        // Never follow a redirect: a callback URL was checked against the allowed hosts, its
-        // redirect target was not (Bedrock does not redirect).
-        init.with_method(Method::from(request.method.to_owned()))
-            .with_headers(headers)
-            .with_redirect(RequestRedirect::Manual);
-        if !request.body.is_empty() {
-            init.with_body(Some(
-                js_sys::Uint8Array::from(request.body.as_slice()).into(),
-            ));
-        }
-        let fetch_request = Request::new_with_init(&request.url, &init).map_err(transport)?;
+        let body = (!request.body.is_empty())
+            .then(|| js_sys::Uint8Array::from(request.body.as_slice()).into());
+        let fetch_request =
+            new_request(&request.url, request.method, Some(&headers), body.as_ref())
+                .map_err(transport)?;
         let controller = AbortController::default();
         let signal = controller.signal();
         let guard = AbortOnDrop(Some(controller));
@@ -173,7 +188,8 @@ impl Platform for WorkerPlatform {
         };
         let views = async {
             let mut response = call_health(&self.env, "/load", body).await?;
-            response.json::<Vec<TargetView>>().await
+            let views = serde_json::from_slice::<Vec<TargetView>>(&response.bytes().await?)?;
+            Ok::<_, worker::Error>(views)
         };
         match views.await {
             Ok(views) if views.len() == query.keys.len() => {

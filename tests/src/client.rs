@@ -3,7 +3,7 @@
 
 use futures::StreamExt;
 use shared::{sse::SseParser, ChatRequest, ErrorBody, StreamEvent};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An event and how long after sending the request it arrived.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ pub async fn chat_raw(
     body: Vec<u8>,
     limit: Duration,
 ) -> anyhow::Result<ChatOutcome> {
-    let started = Instant::now();
+    let started = crate::wall_clock::instant();
     let response = reqwest::Client::new()
         .post(format!("{base}{path}"))
         .header("content-type", content_type)

@@ -20,7 +20,7 @@ use shared::jobs::{JobList, JobStatus, JobView};
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 use tests::{
     fake_bedrock::{reply_text, Fault, FaultRule},
@@ -297,7 +297,7 @@ impl World {
         ids: &[String],
         done: impl Fn(&JobView) -> bool,
     ) -> anyhow::Result<Vec<JobView>> {
-        let deadline = Instant::now() + PATIENCE;
+        let deadline = tests::wall_clock::instant() + PATIENCE;
         let mut views: BTreeMap<String, JobView> = BTreeMap::new();
         loop {
             for id in ids {
@@ -309,7 +309,7 @@ impl World {
             if ids.iter().all(|id| views.get(id).is_some_and(&done)) {
                 return Ok(ids.iter().filter_map(|id| views.remove(id)).collect());
             }
-            if Instant::now() > deadline {
+            if tests::wall_clock::instant() > deadline {
                 let pending: Vec<_> = views.values().filter(|v| !done(v)).collect();
                 anyhow::bail!("{} job(s) not done in time: {pending:?}", pending.len());
             }
@@ -319,9 +319,9 @@ impl World {
 
     /// Waits until `condition` holds (checked every 100 ms), or `PATIENCE` passes.
     async fn wait_until(&self, what: &str, condition: impl Fn() -> bool) -> anyhow::Result<()> {
-        let deadline = Instant::now() + PATIENCE;
+        let deadline = tests::wall_clock::instant() + PATIENCE;
         while !condition() {
-            if Instant::now() > deadline {
+            if tests::wall_clock::instant() > deadline {
                 anyhow::bail!("timed out waiting for {what}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -295,7 +295,7 @@ async fn every_operation_round_trips_for_every_model_id_form() {
 #[tokio::test]
 async fn converse_stream_events_come_in_bedrock_order() {
     let fake = start(15).await;
-    let started = std::time::Instant::now();
+    let started = tests::wall_clock::instant();
     let (frames, end) =
         frames(call(&fake, PROFILE, "converse-stream", &sigv4("eu-west-1")).await).await;
     assert_eq!(end, Ok(()));
@@ -556,7 +556,7 @@ async fn hang_and_slow_faults_delay_the_answer() {
 
     fake.set_fault(FaultRule::new(NOVA, Fault::SlowFirstByte { ms: 300 }).times(1))
         .unwrap();
-    let started = std::time::Instant::now();
+    let started = tests::wall_clock::instant();
     assert_eq!(
         call(&fake, NOVA, "converse", &sigv4("us-east-1"))
             .await
@@ -567,7 +567,7 @@ async fn hang_and_slow_faults_delay_the_answer() {
 
     fake.set_fault(FaultRule::new(NOVA, Fault::SlowTokens { ms: 40 }).times(1))
         .unwrap();
-    let started = std::time::Instant::now();
+    let started = tests::wall_clock::instant();
     let (got, end) = frames(call(&fake, NOVA, "converse-stream", &sigv4("us-east-1")).await).await;
     assert_eq!(end, Ok(()));
     assert!(started.elapsed() >= Duration::from_millis(40 * (got.len() as u64 - 1)));
@@ -722,10 +722,10 @@ async fn async_invoke_lifecycle_and_idempotency() {
         .unwrap()
     };
     assert_eq!(get().await["status"], "InProgress");
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let deadline = tests::wall_clock::instant() + Duration::from_secs(5);
     while get().await["status"] == "InProgress" {
         assert!(
-            std::time::Instant::now() < deadline,
+            tests::wall_clock::instant() < deadline,
             "the job never finished"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;

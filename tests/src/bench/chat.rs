@@ -4,7 +4,7 @@
 use anyhow::{bail, Context};
 use futures::StreamExt;
 use shared::{sse::SseParser, ChatMessage, ChatRequest, StreamEvent};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// No answer takes longer than this in a benchmark.
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -34,7 +34,7 @@ pub async fn edge_chat(
     edge_url: &str,
     body: Vec<u8>,
 ) -> anyhow::Result<(Timing, String)> {
-    let started = Instant::now();
+    let started = crate::wall_clock::instant();
     let response = client
         .post(format!("{edge_url}/api/chat"))
         .header("content-type", "application/json")

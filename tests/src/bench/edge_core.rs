@@ -26,7 +26,7 @@ use std::{
     collections::HashMap,
     hint::black_box,
     rc::Rc,
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 /// Tokens (text deltas) per answer.
@@ -211,7 +211,7 @@ pub fn measure_codec(batches: usize, per_batch: usize) -> anyhow::Result<Cost> {
     }
     let mut batch_us = Vec::new();
     for _ in 0..batches {
-        let started = Instant::now();
+        let started = crate::wall_clock::instant();
         for _ in 0..per_batch {
             black_box(codec_once(black_box(&frames)));
         }
@@ -242,7 +242,7 @@ pub fn measure_pipeline(batches: usize, per_batch: usize) -> anyhow::Result<Cost
         }
         let mut batch_us = Vec::new();
         for _ in 0..batches {
-            let started = Instant::now();
+            let started = crate::wall_clock::instant();
             for _ in 0..per_batch {
                 black_box(pipeline_once(&settings, &platform).await?);
             }

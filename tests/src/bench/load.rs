@@ -18,7 +18,7 @@ use crate::{
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 pub const PROMPT: &str = "Load test: please stream an answer.";
@@ -65,7 +65,7 @@ pub async fn run(
     let body = serde_json::to_vec(&chat_request(PROMPT))?;
     let expected: Arc<str> = reply_text(MODEL, REGION, PROMPT).into();
     let tally = Arc::new(Mutex::new(Tally::default()));
-    let started = Instant::now();
+    let started = crate::wall_clock::instant();
     let deadline = started + duration;
     let mut clients = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
@@ -77,7 +77,7 @@ pub async fn run(
         );
         let edge_url = edge_url.to_owned();
         clients.push(tokio::spawn(async move {
-            while Instant::now() < deadline {
+            while crate::wall_clock::instant() < deadline {
                 record(&tally, |t| t.started += 1);
                 let answer = tokio::time::timeout(
                     PER_REQUEST_LIMIT,

@@ -27,7 +27,7 @@ use edge::{
 };
 use futures::StreamExt;
 use shared::ChatRequest;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const PROMPT: &str = "How much latency does the edge add?";
 
@@ -88,7 +88,7 @@ impl Pair {
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
-        let started = Instant::now();
+        let started = crate::wall_clock::instant();
         let response = builder.timeout(LIMIT).send().await?;
         let ttfb = started.elapsed();
         ensure!(
@@ -126,7 +126,7 @@ impl Pair {
 
     /// Time to first byte of a plain GET, read to the end.
     async fn get(&self, url: String) -> anyhow::Result<Duration> {
-        let started = Instant::now();
+        let started = crate::wall_clock::instant();
         let response = self.client.get(&url).timeout(LIMIT).send().await?;
         let ttfb = started.elapsed();
         ensure!(response.status() == 200, "{url}: {}", response.status());

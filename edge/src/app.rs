@@ -15,11 +15,11 @@ use crate::{
     health::HealthQuery,
     invoke::{prepare, BodyError},
     jobs::{api as jobs_api, Jobs},
-    platform::Platform,
+    platform::{header, Platform},
     rate_limit::{client_buckets, client_ip},
     request_log::{LogLine, RequestLog},
     settings::Settings,
-    validate::{validate, MAX_BODY_BYTES},
+    validate::{self, validate},
     widget::{self, Caller},
 };
 use futures::{Stream, StreamExt};
@@ -52,10 +52,7 @@ pub struct ApiResponse {
 impl ApiResponse {
     /// A header value, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::platform::header(&self.headers, name)
     }
 }
 
@@ -194,33 +191,10 @@ fn json(status: u16, body: &impl Serialize) -> ApiResponse {
     }
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
-}
-
-/// The body's size and `Content-Type` (`application/json`, parameters allowed).
+/// [`validate::check_json_body`], as a rejection.
 fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), Rejection> {
-    if body.len() > MAX_BODY_BYTES {
-        return Err(Rejection::new(
-            413,
-            ErrorCode::PayloadTooLarge,
-            format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
-        ));
-    }
-    let is_json = header(headers, "content-type")
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(Rejection::new(
-            415,
-            ErrorCode::UnsupportedMediaType,
-            "Content-Type must be application/json.",
-        ));
-    }
-    Ok(())
+    validate::check_json_body(body, headers)
+        .map_err(|refusal| Rejection::new(refusal.status, refusal.code, refusal.message))
 }
 
 /// Whether an invoke request asks for a stream: `?stream=true`, or an `Accept` naming

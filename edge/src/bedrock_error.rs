@@ -163,10 +163,7 @@ impl BedrockError {
     pub fn from_http(status: u16, headers: &[(String, String)], body: &[u8]) -> Self {
         let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
         let body_field = |name: &str| json.get(name).and_then(|v| v.as_str());
-        let raw_code = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("x-amzn-errortype"))
-            .map(|(_, value)| value.as_str())
+        let raw_code = crate::platform::header(headers, "x-amzn-errortype")
             .or_else(|| body_field("__type"))
             .or_else(|| body_field("code"));
         let code = raw_code.map(|code| {

@@ -30,13 +30,24 @@ pub struct UpstreamResponse {
     pub body: ByteStream,
 }
 
+/// The value of header `name` (case-insensitive) among `headers`, without surrounding
+/// whitespace.
+pub fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim())
+}
+
+/// The same, treating an empty value as absent.
+pub fn nonempty_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    header(headers, name).filter(|v| !v.is_empty())
+}
+
 impl UpstreamResponse {
     /// A header value, by case-insensitive name.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header(&self.headers, name)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::config::RateLimitClass;
 use crate::hex::hex;
+use crate::platform::nonempty_header;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -12,17 +13,9 @@ use std::collections::HashMap;
 /// buckets are named by a hash of it.
 const KEY_HEADERS: [&str; 1] = ["x-api-key"];
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
 /// The client's IP (Cloudflare's `CF-Connecting-IP`), or `unknown`.
 pub fn client_ip(headers: &[(String, String)]) -> &str {
-    header(headers, "cf-connecting-ip").unwrap_or("unknown")
+    nonempty_header(headers, "cf-connecting-ip").unwrap_or("unknown")
 }
 
 /// The buckets one request counts against: `ip:<address>` (Cloudflare's `CF-Connecting-IP`;
@@ -30,14 +23,14 @@ pub fn client_ip(headers: &[(String, String)]) -> &str {
 /// or `Authorization: Bearer` credential.
 pub fn client_buckets(headers: &[(String, String)]) -> Vec<String> {
     let mut buckets = vec![format!("ip:{}", client_ip(headers))];
-    let bearer = header(headers, "authorization").and_then(|v| {
+    let bearer = nonempty_header(headers, "authorization").and_then(|v| {
         v.split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim())
     });
     let key = KEY_HEADERS
         .iter()
-        .find_map(|name| header(headers, name))
+        .find_map(|name| nonempty_header(headers, name))
         .or(bearer);
     if let Some(key) = key {
         let digest = Sha256::digest(key.as_bytes());
@@ -72,13 +65,7 @@ impl FixedWindowLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::test_support::headers;
 
     #[test]
     fn buckets_are_the_ip_and_a_hashed_key() {

@@ -4,6 +4,7 @@
 //! it never asks once the first `delta` has reached the client.
 
 use crate::bedrock_error::{BedrockError, BedrockErrorKind};
+use crate::platform::header;
 use serde::{Deserialize, Serialize};
 
 /// How hard one route tries. Part of the route table (`routes.<name>.retry`).
@@ -69,13 +70,8 @@ pub fn backoff_ms(policy: &RetryPolicy, retry: u32, random: u64) -> u64 {
 /// (whole seconds; the HTTP-date form is ignored). Bedrock itself does not appear to send
 /// either (bedrock-wire.md §4.1), proxies in front of it may.
 pub fn retry_after_ms(headers: &[(String, String)]) -> Option<u64> {
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-    };
-    header("x-amz-retry-after").or_else(|| header("retry-after").map(|s| s.saturating_mul(1000)))
+    let number = |name: &str| header(headers, name).and_then(|v| v.parse::<u64>().ok());
+    number("x-amz-retry-after").or_else(|| number("retry-after").map(|s| s.saturating_mul(1000)))
 }
 
 /// The overall time budget of one request.

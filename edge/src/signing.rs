@@ -357,11 +357,7 @@ mod tests {
     }
 
     fn header<'a>(request: &'a UpstreamRequest, name: &str) -> Option<&'a str> {
-        request
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        crate::platform::header(&request.headers, name)
     }
 
     fn vector_request() -> UpstreamRequest {

@@ -211,3 +211,11 @@ impl Platform for ScriptedPlatform {
             .hit(class, limits, bucket, now)
     }
 }
+
+/// Header pairs from string literals.
+pub fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+        .collect()
+}

@@ -1,11 +1,42 @@
 //! Checks a chat request against the edge's limits before any upstream call, the way an API
 //! gateway would; each error names the offending field (`messages[2].role: …`).
 
-use shared::{ChatRequest, Role};
+use crate::platform::header;
+use shared::{ChatRequest, ErrorCode, Role};
 use std::fmt;
 
-/// Largest accepted `/api/chat` body.
+/// Largest accepted JSON request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Why a request body is not read at all: too large (413) or not JSON (415).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BodyRefusal {
+    pub status: u16,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The body's size and `Content-Type` (`application/json`, parameters allowed).
+pub fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), BodyRefusal> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(BodyRefusal {
+            status: 413,
+            code: ErrorCode::PayloadTooLarge,
+            message: format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+        });
+    }
+    let is_json = header(headers, "content-type")
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return Err(BodyRefusal {
+            status: 415,
+            code: ErrorCode::UnsupportedMediaType,
+            message: "Content-Type must be application/json.".into(),
+        });
+    }
+    Ok(())
+}
 pub const MAX_MESSAGES: usize = 200;
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 pub const MAX_TOTAL_CHARS: usize = 400_000;

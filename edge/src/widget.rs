@@ -4,6 +4,7 @@
 //! `frame-ancestors` comes from its key). Pure functions; the HTTP layer applies them.
 
 use crate::config::{Config, ConfigError};
+use crate::platform::header;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use shared::routes::RoutesResponse;
@@ -223,13 +224,6 @@ impl WidgetCaller<'_> {
         }
         buckets
     }
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
 }
 
 /// The `Origin` header when it names another origin than the edge's own (`own_origin`).

@@ -114,7 +114,7 @@ async fn invalid_requests_name_the_field() {
 async fn size_media_type_path_and_method_are_checked() {
     let big = format!(
         r#"{{"messages":[{{"role":"user","content":"{}"}}]}}"#,
-        "a".repeat(MAX_BODY_BYTES)
+        "a".repeat(crate::validate::MAX_BODY_BYTES)
     );
     rejected(post_chat(&big), 413, "payload_too_large").await;
     let mut form = post_chat("{}");
@@ -429,14 +429,8 @@ async fn trace_headers_reach_bedrock_unsigned_and_retry_after_is_honoured() {
     assert_eq!(started.elapsed().as_millis(), 1_000);
     let requests = platform.requests();
     assert_eq!(requests.len(), 2);
-    let header = |name: &str| {
-        requests[1]
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
-    assert_eq!(header("traceparent").as_deref(), Some(traceparent));
+    let header = |name: &str| crate::platform::header(&requests[1].headers, name);
+    assert_eq!(header("traceparent"), Some(traceparent));
     assert!(header("x-amzn-trace-id").is_some());
     assert_eq!(
         header("tracestate"),

@@ -86,11 +86,7 @@ fn error_of(events: &[StreamEvent]) -> &StreamError {
 }
 
 fn header<'a>(request: &'a UpstreamRequest, name: &str) -> Option<&'a str> {
-    request
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    crate::platform::header(&request.headers, name)
 }
 
 #[tokio::test(start_paused = true)]

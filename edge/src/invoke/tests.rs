@@ -362,11 +362,7 @@ fn settings() -> Settings {
 }
 
 fn header<'a>(request: &'a crate::platform::UpstreamRequest, name: &str) -> Option<&'a str> {
-    request
-        .headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+    crate::platform::header(&request.headers, name)
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,9 +14,9 @@ use crate::{
     app::{ApiBody, ApiRequest, ApiResponse},
     chat::choose_route,
     config::{RateLimitClass, Resolved},
-    platform::Platform,
+    platform::{nonempty_header, Platform},
     settings::Settings,
-    validate::{validate, MAX_BODY_BYTES},
+    validate::{check_json_body, validate},
 };
 use serde::Serialize;
 use shared::{
@@ -131,14 +131,6 @@ fn json(status: u16, body: &impl Serialize) -> ApiResponse {
     }
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.trim())
-        .filter(|v| !v.is_empty())
-}
-
 /// The name clients see of an error code (`upstream_throttled`).
 pub fn code_name(code: ErrorCode) -> String {
     serde_json::to_value(code)
@@ -163,25 +155,10 @@ pub fn prepare(
     request: &ApiRequest,
     job_id: String,
 ) -> Result<Prepared, ApiFailure> {
-    if request.body.len() > MAX_BODY_BYTES {
-        return Err(ApiFailure::new(
-            413,
-            ErrorCode::PayloadTooLarge,
-            format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
-        ));
-    }
-    let is_json = header(&request.headers, "content-type")
-        .and_then(|value| value.split(';').next())
-        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
-    if !is_json {
-        return Err(ApiFailure::new(
-            415,
-            ErrorCode::UnsupportedMediaType,
-            "Content-Type must be application/json.",
-        ));
-    }
+    check_json_body(&request.body, &request.headers)
+        .map_err(|refusal| ApiFailure::new(refusal.status, refusal.code, refusal.message))?;
     let client_id = client_id(&request.headers).map_err(ApiFailure::invalid)?;
-    let idempotency_key = header(&request.headers, "idempotency-key")
+    let idempotency_key = nonempty_header(&request.headers, "idempotency-key")
         .map(|key| {
             let valid =
                 key.len() <= MAX_IDEMPOTENCY_KEY && key.bytes().all(|b| b.is_ascii_graphic());

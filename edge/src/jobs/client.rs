@@ -3,20 +3,15 @@
 //! This scopes jobs to their submitter, it is not authentication: anyone who knows a client
 //! id can read that client's jobs, so ids should be random (at least 16 characters).
 
+use crate::{platform::nonempty_header, rate_limit::client_ip};
+
 /// Shortest and longest accepted `X-Client-Id`.
 pub const CLIENT_ID_LEN: std::ops::RangeInclusive<usize> = 16..=128;
 
 /// The owner of the request's jobs: `cid:<X-Client-Id>`, else `ip:<address>`. `Err` names
 /// the problem with a malformed client id.
 pub fn client_id(headers: &[(String, String)]) -> Result<String, String> {
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(id) = header("x-client-id") {
+    if let Some(id) = nonempty_header(headers, "x-client-id") {
         let valid = CLIENT_ID_LEN.contains(&id.len())
             && id
                 .bytes()
@@ -31,22 +26,13 @@ pub fn client_id(headers: &[(String, String)]) -> Result<String, String> {
             ))
         };
     }
-    Ok(format!(
-        "ip:{}",
-        header("cf-connecting-ip").unwrap_or("unknown")
-    ))
+    Ok(format!("ip:{}", client_ip(headers)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-            .collect()
-    }
+    use crate::test_support::headers;
 
     #[test]
     fn the_client_id_wins_over_the_ip() {

@@ -1,14 +1,8 @@
 use super::*;
+use crate::test_support::headers;
 
 const SITE: &str = "https://shop.example.com";
 const EDGE: &str = "https://chat.example.com";
-
-fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-    pairs
-        .iter()
-        .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-        .collect()
-}
 
 /// A route table with `generate` and `classify`, the given `widget_keys` JSON and two classes.
 fn config_with(widget_keys: &str) -> Result<Config, ConfigError> {

@@ -37,6 +37,31 @@ pub enum ErrorCode {
     Unknown,
 }
 
+impl ErrorCode {
+    /// The code's wire name, as it is serialised (`"rate_limited"`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidJson => "invalid_json",
+            Self::InvalidRequest => "invalid_request",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnsupportedMediaType => "unsupported_media_type",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::Forbidden => "forbidden",
+            Self::RateLimited => "rate_limited",
+            Self::UpstreamThrottled => "upstream_throttled",
+            Self::UpstreamUnavailable => "upstream_unavailable",
+            Self::UpstreamTimeout => "upstream_timeout",
+            Self::UpstreamAuth => "upstream_auth",
+            Self::UpstreamRejected => "upstream_rejected",
+            Self::ModelError => "model_error",
+            Self::StreamInterrupted => "stream_interrupted",
+            Self::Internal => "internal",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 /// The inner object of an error body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {
@@ -68,6 +93,46 @@ impl ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::de::{value::Error, Deserializer, Error as _, Visitor};
+
+    /// Records the variant names serde's derived `Deserialize` knows, all of them.
+    struct VariantNames(&'static [&'static str]);
+
+    impl<'de> Deserializer<'de> for &mut VariantNames {
+        type Error = Error;
+
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Error> {
+            Err(Error::custom("only an enum is expected"))
+        }
+
+        fn deserialize_enum<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            variants: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Error> {
+            self.0 = variants;
+            Err(Error::custom("names recorded"))
+        }
+
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map struct identifier
+            ignored_any
+        }
+    }
+
+    #[test]
+    fn as_str_is_the_serialised_name_of_every_code() {
+        let mut names = VariantNames(&[]);
+        assert!(ErrorCode::deserialize(&mut names).is_err());
+        assert!(names.0.contains(&"unknown"), "{:?}", names.0);
+        for name in names.0 {
+            let code: ErrorCode = serde_json::from_value(serde_json::json!(name)).unwrap();
+            assert_eq!(code.as_str(), *name);
+            assert_eq!(serde_json::to_value(code).unwrap(), *name);
+        }
+    }
 
     #[test]
     fn error_body_has_the_documented_shape() {

@@ -58,6 +58,15 @@ pub struct StreamError {
     pub retryable: bool,
 }
 
+/// The SSE `event:` names, one per [`StreamEvent`] variant.
+pub mod names {
+    pub const META: &str = "meta";
+    pub const DELTA: &str = "delta";
+    pub const FALLBACK: &str = "fallback";
+    pub const DONE: &str = "done";
+    pub const ERROR: &str = "error";
+}
+
 /// One SSE event; the variant is the SSE `event:` name, the payload its `data:` JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
@@ -72,11 +81,11 @@ impl StreamEvent {
     /// The SSE `event:` field.
     pub fn name(&self) -> &'static str {
         match self {
-            Self::Meta(_) => "meta",
-            Self::Delta(_) => "delta",
-            Self::Fallback(_) => "fallback",
-            Self::Done(_) => "done",
-            Self::Error(_) => "error",
+            Self::Meta(_) => names::META,
+            Self::Delta(_) => names::DELTA,
+            Self::Fallback(_) => names::FALLBACK,
+            Self::Done(_) => names::DONE,
+            Self::Error(_) => names::ERROR,
         }
     }
 
@@ -103,11 +112,11 @@ impl StreamEvent {
     /// which clients skip.
     pub fn from_parts(name: &str, data: &str) -> Option<Result<Self, serde_json::Error>> {
         let event = match name {
-            "meta" => serde_json::from_str(data).map(Self::Meta),
-            "delta" => serde_json::from_str(data).map(Self::Delta),
-            "fallback" => serde_json::from_str(data).map(Self::Fallback),
-            "done" => serde_json::from_str(data).map(Self::Done),
-            "error" => serde_json::from_str(data).map(Self::Error),
+            names::META => serde_json::from_str(data).map(Self::Meta),
+            names::DELTA => serde_json::from_str(data).map(Self::Delta),
+            names::FALLBACK => serde_json::from_str(data).map(Self::Fallback),
+            names::DONE => serde_json::from_str(data).map(Self::Done),
+            names::ERROR => serde_json::from_str(data).map(Self::Error),
             _ => return None,
         };
         Some(event)

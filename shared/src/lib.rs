@@ -9,6 +9,7 @@ pub mod health;
 pub mod jobs;
 pub mod routes;
 pub mod sse;
+pub mod widget;
 
 pub use chat::{ChatMessage, ChatRequest, ChatResponse, Role, Usage};
 pub use error::{ApiError, ErrorBody, ErrorCode};

@@ -111,7 +111,7 @@ mod tests {
     use crate::{
         chat::Usage,
         error::ErrorCode,
-        events::{Delta, Done, Meta, StreamError},
+        events::{Delta, Done, Fallback, Meta, StreamError},
     };
 
     fn sample() -> Vec<StreamEvent> {
@@ -122,6 +122,13 @@ mod tests {
                 model: "m".into(),
                 region: "us-east-1".into(),
                 reason: None,
+            }),
+            StreamEvent::Fallback(Fallback {
+                from: "primary".into(),
+                to: "secondary".into(),
+                reason: "throttling".into(),
+                model: "m2".into(),
+                region: "eu-west-1".into(),
             }),
             StreamEvent::Delta(Delta {
                 text: "line one\nline two — ünïcödé".into(),
@@ -161,6 +168,12 @@ mod tests {
                 .collect();
             assert_eq!(events, sample(), "chunk size {size}");
         }
+    }
+
+    #[test]
+    fn events_go_by_their_documented_names() {
+        let names: Vec<&str> = sample().iter().map(StreamEvent::name).collect();
+        assert_eq!(names, ["meta", "fallback", "delta", "done", "error"]);
     }
 
     #[test]

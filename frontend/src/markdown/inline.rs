@@ -1,7 +1,7 @@
 //! Inline Markdown: code spans, emphasis, strikethrough, links and line breaks, parsed to a
-//! tree of plain data. Raw HTML stays text; links are parsed in [`super::links`].
+//! tree of plain data. Raw HTML stays text; links are found by [`super::links`].
 
-use super::links::{autolink, bare_url, link};
+use super::links::{autolink, bare_url, link, Link};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Inline {
@@ -33,12 +33,13 @@ pub fn parse(src: &str) -> Vec<Inline> {
                 |(code, len)| (Inline::Code(code), len),
             )),
             '*' | '_' | '~' => Some(emphasis(rest, prev)),
-            '[' => link(rest),
-            '!' if rest[1..].starts_with('[') => {
-                link(&rest[1..]).map(|(node, len)| (node, len + 1))
-            }
-            '<' => autolink(rest),
-            'h' if !prev.is_some_and(char::is_alphanumeric) => bare_url(rest),
+            '[' => link(rest).map(labelled),
+            '!' if rest[1..].starts_with('[') => link(&rest[1..]).map(|found| {
+                let (node, len) = labelled(found);
+                (node, len + 1)
+            }),
+            '<' => autolink(rest).map(addressed),
+            'h' if !prev.is_some_and(char::is_alphanumeric) => bare_url(rest).map(addressed),
             '\n' if text.ends_with("  ") => Some((Inline::Break, 1)),
             _ => None,
         };
@@ -67,6 +68,23 @@ pub fn parse(src: &str) -> Vec<Inline> {
         out.push(Inline::Text(text));
     }
     out
+}
+
+/// A `[label](target)` link: its label is Markdown too.
+fn labelled(found: Link) -> (Inline, usize) {
+    let children = parse(found.label);
+    link_node(found, children)
+}
+
+/// An autolink or a bare address: it shows its own text.
+fn addressed(found: Link) -> (Inline, usize) {
+    let children = vec![Inline::Text(found.label.to_owned())];
+    link_node(found, children)
+}
+
+fn link_node(found: Link, children: Vec<Inline>) -> (Inline, usize) {
+    let href = found.href;
+    (Inline::Link { href, children }, found.len)
 }
 
 fn literal_run(rest: &str, marker: u8) -> (Inline, usize) {
@@ -184,5 +202,37 @@ mod tests {
             parse("line  \nnext"),
             vec![text("line"), Break, text("next")]
         );
+    }
+
+    #[wasm_bindgen_test(unsupported = test)]
+    fn links_are_parsed_and_unsafe_targets_dropped() {
+        let link = |href: Option<&str>, label: &str| Inline::Link {
+            href: href.map(Into::into),
+            children: vec![text(label)],
+        };
+        assert_eq!(
+            parse("[a](https://x.org/a_(b) \"t\") [b](javascript:alert(1)) ![c](data:x)"),
+            vec![
+                link(Some("https://x.org/a_(b)"), "a"),
+                text(" "),
+                link(None, "b"),
+                text(" "),
+                link(None, "c"),
+            ]
+        );
+        assert_eq!(
+            parse("see https://x.org/p?q=1). or <me@x.org>"),
+            vec![
+                text("see "),
+                link(Some("https://x.org/p?q=1"), "https://x.org/p?q=1"),
+                text("). or "),
+                link(Some("mailto:me@x.org"), "me@x.org"),
+            ]
+        );
+        assert_eq!(
+            parse("<script>alert(1)</script>"),
+            vec![text("<script>alert(1)</script>")]
+        );
+        assert_eq!(parse("[no target] [x]"), vec![text("[no target] [x]")]);
     }
 }

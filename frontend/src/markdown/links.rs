@@ -1,7 +1,17 @@
-//! Links in inline Markdown: `[label](target)`, `<autolinks>` and bare `https://` addresses.
-//! Every target passes [`safe_href`], which drops `javascript:`, `data:` and other schemes.
+//! Links in inline Markdown: `[label](target)`, `<autolinks>` and bare `https://` addresses,
+//! found as a [`Link`] for the inline parser to build on. Every target passes [`safe_href`],
+//! which drops `javascript:`, `data:` and other schemes.
 
-use super::inline::{parse, Inline};
+/// A link at the start of some text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Link<'a> {
+    /// `None` when the target was unsafe and has been dropped.
+    pub href: Option<String>,
+    /// What the link shows: Markdown for `[label](target)`, plain text otherwise.
+    pub label: &'a str,
+    /// Bytes of the text the link takes up.
+    pub len: usize,
+}
 
 /// Keeps links to `http`, `https` and `mailto` and relative ones; drops every other scheme
 /// (`javascript:`, `data:`, ...) and targets with whitespace or control characters.
@@ -42,7 +52,7 @@ fn closing(s: &str, open: u8, close: u8) -> Option<usize> {
 }
 
 /// `[label](target "title")`.
-pub fn link(rest: &str) -> Option<(Inline, usize)> {
+pub fn link(rest: &str) -> Option<Link<'_>> {
     let label_end = closing(rest, b'[', b']')?;
     let after = &rest[label_end + 1..];
     if !after.starts_with('(') {
@@ -54,15 +64,15 @@ pub fn link(rest: &str) -> Option<(Inline, usize)> {
         Some(angled) => angled.split_once('>').map_or(angled, |(url, _)| url),
         None => target.split_whitespace().next().unwrap_or_default(),
     };
-    let node = Inline::Link {
+    Some(Link {
         href: safe_href(target),
-        children: parse(&rest[1..label_end]),
-    };
-    Some((node, label_end + 1 + target_end + 1))
+        label: &rest[1..label_end],
+        len: label_end + 1 + target_end + 1,
+    })
 }
 
 /// `<https://example.com>` or `<someone@example.com>`.
-pub fn autolink(rest: &str) -> Option<(Inline, usize)> {
+pub fn autolink(rest: &str) -> Option<Link<'_>> {
     let end = rest.find('>')?;
     let inner = &rest[1..end];
     if inner.is_empty() || inner.contains(|c: char| c.is_whitespace() || c == '<') {
@@ -75,15 +85,15 @@ pub fn autolink(rest: &str) -> Option<(Inline, usize)> {
     } else {
         return None;
     };
-    let node = Inline::Link {
+    Some(Link {
         href: safe_href(&href),
-        children: vec![Inline::Text(inner.to_owned())],
-    };
-    Some((node, end + 1))
+        label: inner,
+        len: end + 1,
+    })
 }
 
 /// A bare `http://` or `https://` address, without trailing punctuation.
-pub fn bare_url(rest: &str) -> Option<(Inline, usize)> {
+pub fn bare_url(rest: &str) -> Option<Link<'_>> {
     if !(rest.starts_with("https://") || rest.starts_with("http://")) {
         return None;
     }
@@ -99,11 +109,11 @@ pub fn bare_url(rest: &str) -> Option<(Inline, usize)> {
             _ => break,
         }
     }
-    let node = Inline::Link {
+    Some(Link {
         href: safe_href(url),
-        children: vec![Inline::Text(url.to_owned())],
-    };
-    Some((node, url.len()))
+        label: url,
+        len: url.len(),
+    })
 }
 
 #[cfg(test)]
@@ -111,40 +121,29 @@ mod tests {
     use super::*;
     use wasm_bindgen_test::wasm_bindgen_test;
 
-    fn text(s: &str) -> Inline {
-        Inline::Text(s.into())
-    }
-
     #[wasm_bindgen_test(unsupported = test)]
-    fn links_are_parsed_and_unsafe_targets_dropped() {
-        let link = |href: Option<&str>, label: &str| Inline::Link {
+    fn links_give_their_target_label_and_length() {
+        let found = |href: Option<&str>, label, len| Link {
             href: href.map(Into::into),
-            children: vec![text(label)],
+            label,
+            len,
         };
+        let text = "[a *b*](<https://x.org/a> \"t\") rest";
         assert_eq!(
-            parse("[a](https://x.org/a_(b) \"t\") [b](javascript:alert(1)) ![c](data:x)"),
-            vec![
-                link(Some("https://x.org/a_(b)"), "a"),
-                text(" "),
-                link(None, "b"),
-                text(" "),
-                link(None, "c"),
-            ]
+            link(text),
+            Some(found(Some("https://x.org/a"), "a *b*", 30))
         );
+        assert_eq!(link("[a](javascript:x)"), Some(found(None, "a", 17)));
+        assert_eq!(link("[a] (b)"), None);
         assert_eq!(
-            parse("see https://x.org/p?q=1). or <me@x.org>"),
-            vec![
-                text("see "),
-                link(Some("https://x.org/p?q=1"), "https://x.org/p?q=1"),
-                text("). or "),
-                link(Some("mailto:me@x.org"), "me@x.org"),
-            ]
+            autolink("<me@x.org>!"),
+            Some(found(Some("mailto:me@x.org"), "me@x.org", 10))
         );
+        assert_eq!(autolink("<b>"), None);
         assert_eq!(
-            parse("<script>alert(1)</script>"),
-            vec![text("<script>alert(1)</script>")]
+            bare_url("https://x.org/(a)). Next"),
+            Some(found(Some("https://x.org/(a)"), "https://x.org/(a)", 17))
         );
-        assert_eq!(parse("[no target] [x]"), vec![text("[no target] [x]")]);
     }
 
     #[wasm_bindgen_test(unsupported = test)]

@@ -4,6 +4,7 @@
 //! [`ConversationList`] the saved-conversation sidebar, [`App`] the page, and [`Widget`] the
 //! embeddable widget's frame page (the same panel; one wasm serves both pages).
 
+mod abort;
 pub mod api;
 mod app;
 mod chat;

@@ -5,7 +5,7 @@ fn main() {
     let path = web_sys::window()
         .and_then(|w| w.location().pathname().ok())
         .unwrap_or_default();
-    if path == frontend::widget::FRAME_PATH {
+    if path == shared::widget::FRAME_PATH {
         leptos::mount::mount_to_body(frontend::Widget);
     } else {
         leptos::mount::mount_to_body(frontend::App);

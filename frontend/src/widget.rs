@@ -4,14 +4,13 @@
 //! (`widget.js`) with `postMessage`, JSON strings tagged `bedrockChat`, checking both the
 //! sender and the origin of every message. The conversation stays in this browser.
 
-use crate::{api, components::ChatPanel, state::StoredMessage, store::ConversationStore};
+use crate::{abort, api, components::ChatPanel, state::StoredMessage, store::ConversationStore};
 use leptos::{ev::MessageEvent, prelude::*, task::spawn_local};
 use serde::{Deserialize, Serialize};
+use shared::widget::{KEY_HEADER, ORIGIN_HEADER};
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{AbortController, HtmlElement, Window};
+use web_sys::{HtmlElement, Window};
 
-/// Path of the frame page; `main` starts the widget there.
-pub const FRAME_PATH: &str = "/widget/frame.html";
 /// Key prefix of the widget's conversation in `localStorage` (its own, apart from the page's).
 const STORAGE_PREFIX: &str = "bedrock-widget:";
 
@@ -200,17 +199,12 @@ fn dress_page(options: &Options) {
 
 /// Asks the edge which routes this key opens here; sets `phase` from the answer.
 fn check(headers: Vec<(String, String)>, asked: Option<String>, phase: RwSignal<Phase>) {
-    let Ok(controller) = AbortController::new() else {
+    let Some(signal) = abort::until_cleanup() else {
         phase.set(Phase::Refused(
             "This browser is too old for the chat.".into(),
         ));
         return;
     };
-    let signal = controller.signal();
-    let controller = StoredValue::new_local(controller);
-    on_cleanup(move || {
-        controller.try_with_value(AbortController::abort);
-    });
     spawn_local(async move {
         let answer = api::fetch_routes_with("", &headers, &signal).await;
         if signal.aborted() {
@@ -234,11 +228,8 @@ pub fn Widget() -> impl IntoView {
     let phase = RwSignal::new(Phase::Checking);
     let queued = RwSignal::new(Vec::<String>::new());
     let headers = vec![
-        ("x-widget-key".to_owned(), options.key.clone()),
-        (
-            "x-widget-origin".to_owned(),
-            host.clone().unwrap_or_default(),
-        ),
+        (KEY_HEADER.to_owned(), options.key.clone()),
+        (ORIGIN_HEADER.to_owned(), host.clone().unwrap_or_default()),
     ];
     if options.key.is_empty() {
         phase.set(Phase::Refused(
@@ -279,6 +270,13 @@ pub fn Widget() -> impl IntoView {
         let _ = store.delete(&conversation.get_untracked());
         conversation.set(fresh());
     };
+    let on_dequeue = Callback::new(move |()| {
+        queued.update(|waiting| {
+            if !waiting.is_empty() {
+                waiting.remove(0);
+            }
+        });
+    });
     let panel = move || {
         let Phase::Ready { route } = phase.get() else {
             return None;
@@ -298,7 +296,15 @@ pub fn Widget() -> impl IntoView {
         });
         let headers = headers.clone();
         Some(view! {
-            <ChatPanel route route_picker=false headers initial on_change queued />
+            <ChatPanel
+                route
+                route_picker=false
+                headers
+                initial
+                on_change
+                queued=queued.read_only()
+                on_dequeue
+            />
         })
     };
     let close_from = host.clone();

@@ -197,7 +197,7 @@ fn AnswerBody(message: Message, chat: Chat) -> impl IntoView {
 }
 
 #[component]
-fn CopyButton(text: ArcRwSignal<String>) -> impl IntoView {
+fn CopyButton(#[prop(into)] text: Signal<String>) -> impl IntoView {
     let label = RwSignal::new("Copy");
     let copy = move |_| {
         let text = text.get_untracked();

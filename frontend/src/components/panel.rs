@@ -2,9 +2,9 @@
 //! It knows nothing of where conversations are kept; it reports changes through `on_change`.
 
 use super::{composer::Composer, message::MessageView, route_picker::RoutePicker};
-use crate::{api, chat::Chat, state::StoredMessage};
+use crate::{abort, api, chat::Chat, state::StoredMessage};
 use leptos::{ev::KeyboardEvent, html::Div, prelude::*, task::spawn_local};
-use web_sys::AbortController;
+use shared::routes::RoutesResponse;
 
 /// Distance from the bottom (px) within which new text keeps the view scrolled down.
 const STICKY_SCROLL_PX: i32 = 120;
@@ -29,15 +29,19 @@ pub fn ChatPanel(
     /// Extra headers of every request, e.g. a widget key.
     #[prop(optional)]
     headers: Vec<(String, String)>,
-    /// Messages to send as if typed, oldest first, e.g. from the page embedding a widget. Each
-    /// is taken off once sent; while an answer streams the rest wait.
+    /// Messages to send as if typed, oldest first, e.g. from the page embedding a widget. While
+    /// an answer streams they wait; the first is sent once the panel is free.
     #[prop(into, optional)]
-    queued: Option<RwSignal<Vec<String>>>,
+    queued: Option<Signal<Vec<String>>>,
+    /// Called once the first of `queued` has been taken to send: its owner removes it. Queued
+    /// messages are sent only when both are given.
+    #[prop(into, optional)]
+    on_dequeue: Option<Callback<()>>,
 ) -> impl IntoView {
     let chat = Chat::new(&api_base, headers, initial, on_change);
     chat.route.set(route);
-    if let Some(queued) = queued {
-        send_queued(&chat, queued);
+    if let (Some(queued), Some(on_dequeue)) = (queued, on_dequeue) {
+        send_queued(&chat, queued, on_dequeue);
     }
     on_cleanup({
         let chat = chat.clone();
@@ -47,6 +51,10 @@ pub fn ChatPanel(
     if route_picker {
         load_routes(api_base, routes.clone());
     }
+    let on_select = Callback::new({
+        let route = chat.route.clone();
+        move |chosen| route.set(chosen)
+    });
     let log = NodeRef::<Div>::new();
     let messages = chat.messages.clone();
     Effect::new(move |_| {
@@ -77,7 +85,7 @@ pub fn ChatPanel(
                 .then(|| {
                     view! {
                         <header class="chat-head">
-                            <RoutePicker routes selected=chat.route.clone() />
+                            <RoutePicker routes selected=chat.route.clone() on_select />
                         </header>
                     }
                 })}
@@ -96,32 +104,26 @@ pub fn ChatPanel(
     }
 }
 
-/// Sends the messages of `queued` one at a time, each once the previous answer has ended.
-fn send_queued(chat: &Chat, queued: RwSignal<Vec<String>>) {
+/// Sends the messages of `queued` one at a time, each once the previous answer has ended,
+/// and has `on_dequeue` take each off as it goes.
+fn send_queued(chat: &Chat, queued: Signal<Vec<String>>, on_dequeue: Callback<()>) {
     let chat = chat.clone();
     Effect::new(move |_| {
-        if chat.streaming.get() || queued.with(Vec::is_empty) {
+        if chat.streaming.get() {
             return;
         }
-        let next = queued
-            .try_update(|waiting| (!waiting.is_empty()).then(|| waiting.remove(0)))
-            .flatten();
-        if let Some(text) = next {
+        if let Some(text) = queued.with(|waiting| waiting.first().cloned()) {
+            on_dequeue.run(());
             chat.send(&text);
         }
     });
 }
 
 /// Fetches the route list into `routes`; the request is aborted if the panel goes away.
-fn load_routes(api_base: String, routes: ArcRwSignal<Option<shared::routes::RoutesResponse>>) {
-    let Ok(controller) = AbortController::new() else {
+fn load_routes(api_base: String, routes: ArcRwSignal<Option<RoutesResponse>>) {
+    let Some(signal) = abort::until_cleanup() else {
         return;
     };
-    let signal = controller.signal();
-    let controller = StoredValue::new_local(controller);
-    on_cleanup(move || {
-        controller.try_with_value(AbortController::abort);
-    });
     spawn_local(async move {
         match api::fetch_routes(api_base.trim_end_matches('/'), &signal).await {
             Ok(list) => routes.set(Some(list)),

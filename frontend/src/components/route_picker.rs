@@ -6,16 +6,18 @@ use shared::routes::RoutesResponse;
 
 #[component]
 pub fn RoutePicker(
-    routes: ArcRwSignal<Option<RoutesResponse>>,
+    /// The routes to offer; `None` until the list has arrived.
+    #[prop(into)]
+    routes: Signal<Option<RoutesResponse>>,
     /// The chosen route name; `None` for the edge's default.
-    selected: ArcRwSignal<Option<String>>,
+    #[prop(into)]
+    selected: Signal<Option<String>>,
+    /// Called with the route the reader picks.
+    on_select: Callback<Option<String>>,
 ) -> impl IntoView {
-    let choose = {
-        let selected = selected.clone();
-        move |event| {
-            let value = event_target_value(&event);
-            selected.set((!value.is_empty()).then_some(value));
-        }
+    let choose = move |event| {
+        let value = event_target_value(&event);
+        on_select.run((!value.is_empty()).then_some(value));
     };
     let options = move || {
         let chosen = selected.get();

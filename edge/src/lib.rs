@@ -1,43 +1,47 @@
 //! The edge: validates chat requests, routes and signs Bedrock Runtime calls, decodes the
 //! binary event stream and re-streams answers as Server-Sent Events.
 //!
-//! Everything but the `worker` module is plain Rust, run and tested natively; the Worker is a
-//! thin shell supplying the platform (HTTP client, clock, bindings).
+//! # Layers
+//!
+//! Each layer imports only the layers below it (a test, `tests/tests/layers.rs`, refuses any
+//! import that runs up or closes a circle):
+//!
+//! | layer | job |
+//! |---|---|
+//! | [`worker`] | the workers-rs glue: bindings, Durable Object, queue consumer (wasm32 only) |
+//! | [`http`] | the front doors: one `Endpoint` per method and path, errors, CORS, widget pages |
+//! | [`jobs`] | asynchronous jobs: queue consumer, store, records, callbacks, async invoke |
+//! | [`routing`] | choose a chain, attempt, retry, fall back, circuits, health, rate limits |
+//! | [`bedrock`] | one signed call path, operations, errors, event-stream and answer codecs |
+//! | [`platform`] | the trait the core needs from its host: send, clock, state, limits |
+//! | [`config`], [`text`] | leaves: the route table and settings; hex and UTC formatting |
+//!
+//! # The path of one request
+//!
+//! `POST /api/chat` reaches [`http::Edge::handle`], which parses the [`http::Endpoint`],
+//! bounds and validates the body, identifies the caller (widget key or own page) and counts
+//! it against its rate limit. [`routing`] resolves the route (by name, or `auto` by the
+//! classifier), orders its chain by live health and plans the attempts; each attempt is one
+//! [`bedrock::call`]: signed ([`bedrock::signing`]), sent through [`platform::Platform::send`],
+//! its event stream decoded ([`bedrock::eventstream`], [`bedrock::decode`]). Failures before
+//! the first byte retry or fall back along the chain; the answer goes back to the client as
+//! SSE events (`shared::sse`), and the outcome is recorded in the target's health and the
+//! request's log line.
+//!
+//! Everything but `worker` is plain Rust, run and tested natively; the Worker is a thin shell
+//! supplying the platform (HTTP client, clock, bindings).
 //!
 //! JSON is always parsed from bytes (`serde_json::from_slice`), never with `from_str` nor
 //! converted from a `serde_json::Value`: with one reader, each type's deserializer is
 //! compiled into the Worker's wasm once.
 
-pub mod anthropic;
-pub mod app;
-pub mod bedrock_error;
-pub mod chat;
-pub mod circuit;
-pub mod classifier;
+pub mod bedrock;
 pub mod config;
-pub mod converse;
-pub mod crc32;
-pub mod eventstream;
-pub mod health;
-pub mod health_cache;
-pub mod hex;
-pub mod invoke;
+pub mod http;
 pub mod jobs;
-pub mod model_id;
-pub mod nova;
 pub mod platform;
-pub mod rate_limit;
-mod request_log;
-pub mod request_url;
-pub mod retry;
-pub mod secret;
-pub mod settings;
-pub mod signing;
-pub mod upstream;
-pub mod upstream_decode;
-pub mod utc;
-pub mod validate;
-pub mod widget;
+pub mod routing;
+pub mod text;
 
 #[cfg(test)]
 mod test_support;

@@ -3,10 +3,12 @@
 //! timeouts pass instantly).
 
 use crate::{
-    config::{Config, RateLimitClass, Timeouts},
-    health::{HealthQuery, HealthRecord, HealthStore, TargetView},
-    platform::{ByteStream, Platform, TransportError, UpstreamRequest, UpstreamResponse},
-    rate_limit::FixedWindowLimiter,
+    config::{Config, ConfigError, RateLimitClass, Timeouts},
+    platform::{
+        health::{HealthQuery, HealthRecord, TargetView},
+        ByteStream, Platform, TransportError, UpstreamRequest, UpstreamResponse,
+    },
+    routing::{health::HealthStore, rate_limit::FixedWindowLimiter},
 };
 use futures::{channel::mpsc, future, stream, StreamExt};
 use std::{cell::RefCell, collections::VecDeque, rc::Rc};
@@ -210,6 +212,16 @@ impl Platform for ScriptedPlatform {
             .limiter
             .hit(class, limits, bucket, now)
     }
+}
+
+/// A route table with `generate` and `classify`, the given `widget_keys` JSON and two classes.
+pub fn widget_config(widget_keys: &str) -> Result<Config, ConfigError> {
+    let target = r#"{"targets":[{"model":"m.x","region":"us-east-1"}]}"#;
+    Config::from_json(&format!(
+        r#"{{"default_route":"generate","routes":{{"generate":{target},"classify":{target}}},
+            "rate_limits":{{"visitor":{{"limit":2,"period_s":60}},"site":{{"limit":5,"period_s":60}}}},
+            "widget_keys":{widget_keys}}}"#
+    ))
 }
 
 /// Header pairs from string literals.

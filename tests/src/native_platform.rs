@@ -6,9 +6,11 @@
 
 use edge::{
     config::RateLimitClass,
-    health::{HealthQuery, HealthRecord, HealthStore, TargetView},
-    platform::{Platform, TransportError, UpstreamRequest, UpstreamResponse},
-    rate_limit::FixedWindowLimiter,
+    platform::{
+        health::{HealthQuery, HealthRecord, TargetView},
+        Platform, TransportError, UpstreamRequest, UpstreamResponse,
+    },
+    routing::{health::HealthStore, rate_limit::FixedWindowLimiter},
 };
 use futures::StreamExt;
 use std::{

@@ -1,4 +1,4 @@
-//! The edge core (`edge::app::Edge` on the native platform, no wrangler) against the real fake
+//! The edge core (`edge::http::Edge` on the native platform, no wrangler) against the real fake
 //! Bedrock: every fault the fake injects × every operation (chat stream, chat whole, invoke
 //! stream, invoke whole), every model-id form, both credential kinds. Each case gets its own
 //! fake and edge, so its call count is its own; cases run concurrently.

@@ -1,4 +1,4 @@
-//! Routing and resilience of the edge core (`edge::app::Edge` on the native platform) against
+//! Routing and resilience of the edge core (`edge::http::Edge` on the native platform) against
 //! the real fake Bedrock and its fault control (`POST /_fake/faults`): a table of fault
 //! scenarios, each asserting the upstream calls per model and what the client saw; then the
 //! circuit breaker across requests, rate limiting, request validation, the auto route and the
@@ -9,8 +9,8 @@
 // A test crate: its helpers assert by panicking, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
-use edge::app::{ApiBody, ApiRequest, ApiResponse, Edge};
-use edge::settings::Settings;
+use edge::config::settings::Settings;
+use edge::http::{ApiBody, ApiRequest, ApiResponse, Edge};
 use serde_json::{json, Value};
 use shared::{sse::SseParser, ErrorCode, StreamEvent};
 use std::{collections::HashMap, time::Duration};

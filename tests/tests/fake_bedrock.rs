@@ -9,7 +9,7 @@ use aws_sigv4::{
     http_request::{sign, SignableBody, SignableRequest, SigningSettings},
     sign::v4,
 };
-use edge::eventstream::{Frame, FrameDecoder};
+use edge::bedrock::eventstream::{Frame, FrameDecoder};
 use futures::StreamExt;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Value};

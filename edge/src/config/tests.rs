@@ -1,4 +1,8 @@
-use super::*;
+use super::{
+    load::check_region,
+    policy::{CircuitPolicy, RetryPolicy, Tier},
+    *,
+};
 
 const SONNET: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
 const HAIKU: &str = "us.anthropic.claude-3-5-haiku-20241022-v1:0";

@@ -5,12 +5,14 @@
 //! [`call`] signs and sends one.
 
 use crate::{
-    bedrock_error::{BedrockError, BedrockErrorKind},
+    bedrock::{
+        call::{read_body, with_timeout},
+        error::{BedrockError, BedrockErrorKind},
+        signing::sign,
+    },
+    config::settings::Settings,
     platform::{Platform, UpstreamRequest},
-    settings::Settings,
-    signing::sign,
-    upstream::{read_body, with_timeout},
-    utc::iso8601,
+    text::utc::iso8601,
 };
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;

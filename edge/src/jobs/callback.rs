@@ -5,7 +5,7 @@
 //! `"<t>.<body>"` with the `JOB_CALLBACK_SECRET`; a receiver recomputes it, compares in
 //! constant time and refuses old timestamps (replays). See [`verify`].
 
-use crate::hex::hex;
+use crate::text::hex::hex;
 use sha2::{Digest, Sha256};
 
 /// The header that carries the signature.

@@ -3,7 +3,7 @@
 //! This scopes jobs to their submitter, it is not authentication: anyone who knows a client
 //! id can read that client's jobs, so ids should be random (at least 16 characters).
 
-use crate::{platform::nonempty_header, rate_limit::client_ip};
+use crate::{platform::nonempty_header, routing::rate_limit::client_ip};
 
 /// Shortest and longest accepted `X-Client-Id`.
 pub const CLIENT_ID_LEN: std::ops::RangeInclusive<usize> = 16..=128;

@@ -13,7 +13,6 @@
 //! * From the dead-letter queue: the job is marked `failed` with the reason.
 
 use super::{
-    api::code_name,
     async_invoke::{self, Progress},
     callback,
     record::JobRecord,
@@ -21,10 +20,10 @@ use super::{
     JobMessage, Jobs,
 };
 use crate::{
-    chat::{chat_once, Choice, RequestContext},
+    bedrock::call::with_timeout,
+    config::settings::Settings,
     platform::{Platform, UpstreamRequest},
-    settings::Settings,
-    upstream::with_timeout,
+    routing::pipeline::{chat_once, Choice, RequestContext},
 };
 use futures::StreamExt;
 use serde::Serialize;
@@ -166,7 +165,7 @@ impl<P: Platform> Consumer<'_, P> {
     async fn run_converse(&self, job: JobRecord) -> Result<Disposition, StoreError> {
         let Ok(request) = serde_json::from_slice::<ChatRequest>(job.input.as_bytes()) else {
             let error = JobError {
-                code: code_name(ErrorCode::Internal),
+                code: ErrorCode::Internal.as_str().to_owned(),
                 message: "The stored job could not be read.".into(),
             };
             return self.finish(job, Err(error)).await;
@@ -190,14 +189,14 @@ impl<P: Platform> Consumer<'_, P> {
             // A canned answer is no result for a job that can wait: try again later.
             Ok(_) => {
                 let error = JobError {
-                    code: code_name(ErrorCode::UpstreamUnavailable),
+                    code: ErrorCode::UpstreamUnavailable.as_str().to_owned(),
                     message: "Every model of the route was unavailable.".into(),
                 };
                 return self.retry(job, error).await;
             }
             Err(error) => {
                 let reason = JobError {
-                    code: code_name(error.code()),
+                    code: error.code().as_str().to_owned(),
                     message: error.client_message(),
                 };
                 return if error.retryable() {
@@ -263,14 +262,14 @@ impl<P: Platform> Consumer<'_, P> {
         let route = self.settings.config.routes.get(&job.route);
         let (Some(route), Ok(input)) = (route, serde_json::from_slice(job.input.as_bytes())) else {
             let error = JobError {
-                code: code_name(ErrorCode::Internal),
+                code: ErrorCode::Internal.as_str().to_owned(),
                 message: "The job's route is no longer configured for async invoke.".into(),
             };
             return self.finish(job, Err(error)).await;
         };
         let Some(async_config) = &route.async_invoke else {
             let error = JobError {
-                code: code_name(ErrorCode::Internal),
+                code: ErrorCode::Internal.as_str().to_owned(),
                 message: "The job's route is no longer configured for async invoke.".into(),
             };
             return self.finish(job, Err(error)).await;
@@ -313,7 +312,7 @@ impl<P: Platform> Consumer<'_, P> {
             }
             Err(error) => {
                 let reason = JobError {
-                    code: code_name(error.code()),
+                    code: error.code().as_str().to_owned(),
                     message: error.client_message(),
                 };
                 if error.retryable() {
@@ -512,7 +511,7 @@ pub async fn apply_progress<P: Platform>(
         Progress::Failed(message) => j.fail_with_result(
             json.clone(),
             JobError {
-                code: code_name(ErrorCode::ModelError),
+                code: ErrorCode::ModelError.as_str().to_owned(),
                 message: format!("Bedrock reported the invocation as failed: {message}"),
             },
             now,

@@ -1,6 +1,6 @@
 //! Background jobs, the edge's version of API Gateway → SQS → Lambda → DynamoDB: `POST
 //! /api/jobs` stores a job (D1) and queues it (Cloudflare Queues); the queue consumer runs it
-//! through the same routing, retries and fallback as chat ([`crate::chat::chat_once`]), or as
+//! through the same routing, retries and fallback as chat ([`crate::routing::pipeline::chat_once`]), or as
 //! a Bedrock async invocation, stores the result and POSTs a signed callback.
 //!
 //! Processing is at least once and idempotent: a final job is never changed again (a retried
@@ -9,7 +9,6 @@
 //! the reason. Everything here is plain Rust behind [`store::JobStore`] and
 //! [`store::JobQueue`]; the Worker supplies D1 and the queue binding.
 
-pub mod api;
 pub mod async_invoke;
 pub mod callback;
 pub mod client;
@@ -17,7 +16,7 @@ pub mod consumer;
 pub mod record;
 pub mod store;
 
-use crate::{config::ConfigError, secret::Secret};
+use crate::config::{secret::Secret, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 use store::{JobQueue, JobStore};

@@ -11,11 +11,12 @@ use super::{
     JobMessage, JobSettings, Jobs,
 };
 use crate::{
-    app::{ApiBody, ApiRequest, ApiResponse, Edge},
-    config::{AsyncInvoke, Timeouts},
-    secret::Secret,
-    settings::Settings,
-    signing::Credentials,
+    config::{
+        secret::{Credentials, Secret},
+        settings::Settings,
+        AsyncInvoke, Timeouts,
+    },
+    http::{ApiBody, ApiRequest, ApiResponse, Edge},
     test_support::{one_call_config, Reply, ScriptedPlatform, START_MS},
 };
 use serde_json::{json, Value};

@@ -8,9 +8,12 @@
 //! * `POST /record` with a [`HealthRecord`]: folds the outcomes in; answers 204.
 //!
 //! Each call reads, changes and writes its rows without awaiting in between, so calls never
-//! interleave. The transitions themselves are [`crate::health`]'s, the same as in native tests.
+//! interleave. The transitions themselves are [`crate::routing::health`]'s, the same as in native tests.
 
-use crate::health::{HealthQuery, HealthRecord, HealthStore, TargetHealth};
+use crate::{
+    platform::health::{HealthQuery, HealthRecord},
+    routing::health::{HealthStore, TargetHealth},
+};
 use serde::de::DeserializeOwned;
 use worker::{
     durable_object, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue,

@@ -5,13 +5,13 @@
 
 use super::platform::WorkerPlatform;
 use crate::{
+    config::settings::Settings,
     jobs::{
         consumer::{log_event, Consumer, Disposition, Source},
         record::JobRecord,
         store::{JobQueue, JobStore, LocalFuture, StoreError},
         JobMessage, JobSettings, Jobs,
     },
-    settings::Settings,
 };
 use futures::future::join_all;
 use js_sys::{Promise, Reflect, JSON};

@@ -7,10 +7,10 @@ mod health_object;
 mod jobs;
 mod platform;
 
-use crate::app::{ApiBody, ApiRequest, ApiResponse, Edge};
+use crate::bedrock::request_url::RequestUrl;
+use crate::config::settings::Settings;
 use crate::config::ConfigError;
-use crate::request_url::RequestUrl;
-use crate::settings::Settings;
+use crate::http::{ApiBody, ApiRequest, ApiResponse, Edge};
 use futures::StreamExt;
 use platform::WorkerPlatform;
 use shared::{ErrorBody, ErrorCode};
@@ -19,7 +19,7 @@ use worker::{event, Context, Env, Headers, MessageBatch, Method, Request, Respon
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    if request.path() == crate::widget::FRAME_PATH {
+    if request.path() == crate::http::widget::FRAME_PATH {
         return widget_frame(&request, &env).await;
     }
     if !request.path().starts_with("/api/") {
@@ -112,12 +112,12 @@ async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::R
 
 /// The widget frame: the chat page itself (`index.html`, the same wasm; it starts in widget
 /// mode by its path) with a Content-Security-Policy whose `frame-ancestors` comes from the key
-/// in the query ([`crate::widget::frame_csp`]).
+/// in the query ([`crate::http::widget::frame_csp`]).
 async fn widget_frame(request: &Request, env: &Env) -> worker::Result<Response> {
     let url = request.inner().url();
     let url = RequestUrl::split(&url);
     let settings = settings(env).ok();
-    let csp = crate::widget::frame_csp(settings.as_ref().map(|s| &s.config), url.query);
+    let csp = crate::http::widget::frame_csp(settings.as_ref().map(|s| &s.config), url.query);
     // `fetch_request`: the bindings' `fetch(url, init)` carries the code of their
     // `RequestInit` conversion even when given none.
     let index = Request::new(&format!("{}/", url.origin), Method::Get)?;

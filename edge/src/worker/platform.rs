@@ -6,9 +6,11 @@
 use super::health_object;
 use crate::{
     config::{rate_limit_binding, Config, ConfigError, RateLimitClass},
-    health::{HealthQuery, HealthRecord, TargetView},
-    health_cache::HealthCache,
-    platform::{Platform, TransportError, UpstreamRequest, UpstreamResponse},
+    platform::{
+        health::{HealthQuery, HealthRecord, TargetView},
+        Platform, TransportError, UpstreamRequest, UpstreamResponse,
+    },
+    routing::health::cache::HealthCache,
 };
 use futures::StreamExt;
 use std::{cell::RefCell, rc::Rc, time::Duration};

@@ -9,14 +9,18 @@
 
 use super::{routes_json, stats, table::Row};
 use edge::{
-    app::{ApiBody, ApiRequest, Edge},
-    config::RateLimitClass,
-    converse::ConverseEvents,
-    eventstream::{encode, Frame},
-    health::{HealthQuery, HealthRecord, HealthStore, TargetView},
-    platform::{Platform, TransportError, UpstreamRequest, UpstreamResponse},
-    settings::Settings,
-    upstream_decode::UpstreamEvent,
+    bedrock::{
+        converse::ConverseEvents,
+        decode::UpstreamEvent,
+        eventstream::{encode, Frame},
+    },
+    config::{settings::Settings, RateLimitClass},
+    http::{ApiBody, ApiRequest, Edge},
+    platform::{
+        health::{HealthQuery, HealthRecord, TargetView},
+        Platform, TransportError, UpstreamRequest, UpstreamResponse,
+    },
+    routing::health::HealthStore,
 };
 use futures::StreamExt;
 use serde_json::json;

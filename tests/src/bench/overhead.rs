@@ -17,13 +17,17 @@ use super::{
 };
 use anyhow::{bail, ensure, Context};
 use edge::{
-    converse::{build_body, ConverseEvents},
-    model_id,
+    bedrock::{
+        converse::{build_body, ConverseEvents},
+        decode::UpstreamEvent,
+        model_id,
+        signing::sign,
+    },
+    config::{
+        limits::{DEFAULT_MAX_TOKENS, MAX_TOKENS},
+        secret::{Credentials, Secret},
+    },
     platform::UpstreamRequest,
-    secret::Secret,
-    signing::{sign, Credentials},
-    upstream_decode::UpstreamEvent,
-    validate::{DEFAULT_MAX_TOKENS, MAX_TOKENS},
 };
 use futures::StreamExt;
 use shared::ChatRequest;

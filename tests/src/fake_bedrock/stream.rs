@@ -4,7 +4,7 @@
 use super::faults::{Fault, StreamException};
 use axum::body::Body;
 use bytes::Bytes;
-use edge::eventstream::{encode, Frame};
+use edge::bedrock::eventstream::{encode, Frame};
 use serde_json::{json, Value};
 use std::{collections::VecDeque, time::Duration};
 use tokio::sync::watch;
@@ -184,7 +184,7 @@ fn aborted() -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use edge::eventstream::{DecodeError, FrameDecoder};
+    use edge::bedrock::eventstream::{DecodeError, FrameDecoder};
 
     fn parts() -> Vec<Part> {
         let mut parts = vec![Part::new("messageStart", json!({"role": "assistant"}))];

@@ -3,8 +3,8 @@
 
 use anyhow::{bail, ensure, Context};
 use edge::{
-    app::{ApiBody, ApiRequest, ApiResponse, Edge},
-    settings::Settings,
+    config::settings::Settings,
+    http::{ApiBody, ApiRequest, ApiResponse, Edge},
 };
 use futures::{stream, StreamExt};
 use serde_json::{json, Value};

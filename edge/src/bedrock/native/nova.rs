@@ -1,0 +1,116 @@
+//! Amazon Nova's native request body for InvokeModel (`messages`, `system`,
+//! `inferenceConfig`, as in Converse). Its answers have Converse's shapes, decoded by
+//! [`crate::bedrock::converse`].
+
+use crate::{
+    bedrock::native::checks::{
+        check_count, check_fields, check_max_tokens, check_messages, check_stop_sequences,
+        check_unit,
+    },
+    config::limits::{ValidationError, DEFAULT_MAX_TOKENS, MAX_SYSTEM_CHARS},
+};
+use serde_json::{Map, Value};
+
+/// The documented fields; anything else (`toolConfig`, `modelId`, …) is refused.
+const FIELDS: [&str; 4] = ["schemaVersion", "messages", "system", "inferenceConfig"];
+
+/// `inferenceConfig` members, in Nova 2's camelCase and Nova 1's snake_case spellings.
+const CONFIG_FIELDS: [&str; 8] = [
+    "maxTokens",
+    "max_new_tokens",
+    "temperature",
+    "topP",
+    "top_p",
+    "topK",
+    "top_k",
+    "stopSequences",
+];
+
+const SCHEMA_VERSION: &str = "messages-v1";
+
+/// Checks a Nova body for `model`; adds the edge's default token limit when it sets none
+/// (`maxTokens` for Nova 2 models, `max_new_tokens` for the others).
+pub fn check(fields: &mut Map<String, Value>, model: &str) -> Result<(), ValidationError> {
+    check_fields(fields, "", &FIELDS, &["messages"])?;
+    if let Some(version) = fields.get("schemaVersion") {
+        if version.as_str() != Some(SCHEMA_VERSION) {
+            let problem = format!("must be \"{SCHEMA_VERSION}\"");
+            return Err(ValidationError::new("schemaVersion", problem));
+        }
+    }
+    check_messages(fields.get("messages"), content_chars)?;
+    if let Some(system) = fields.get("system") {
+        if content_chars(system, "system")? > MAX_SYSTEM_CHARS {
+            let problem = format!("must be at most {MAX_SYSTEM_CHARS} characters");
+            return Err(ValidationError::new("system", problem));
+        }
+    }
+    let config = fields
+        .entry("inferenceConfig")
+        .or_insert_with(|| Value::Object(Map::new()));
+    let Value::Object(config) = config else {
+        return Err(ValidationError::new("inferenceConfig", "must be an object"));
+    };
+    check_fields(config, "inferenceConfig.", &CONFIG_FIELDS, &[])?;
+    let mut limited = false;
+    for name in ["maxTokens", "max_new_tokens"] {
+        if let Some(value) = config.get(name) {
+            check_max_tokens(value, &format!("inferenceConfig.{name}"))?;
+            limited = true;
+        }
+    }
+    if !limited {
+        let name = if model.contains("nova-2") {
+            "maxTokens"
+        } else {
+            "max_new_tokens"
+        };
+        config.insert(name.into(), DEFAULT_MAX_TOKENS.into());
+    }
+    for name in ["temperature", "topP", "top_p"] {
+        check_unit(config.get(name), &format!("inferenceConfig.{name}"))?;
+    }
+    for name in ["topK", "top_k"] {
+        check_count(config.get(name), &format!("inferenceConfig.{name}"))?;
+    }
+    check_stop_sequences(config.get("stopSequences"), "inferenceConfig.stopSequences")
+}
+
+/// Characters of text in a non-empty array of blocks, each with exactly one member: `text`
+/// (a string) or `image` (an object).
+fn content_chars(content: &Value, path: &str) -> Result<usize, ValidationError> {
+    let Some(blocks) = content.as_array().filter(|b| !b.is_empty()) else {
+        return Err(ValidationError::new(
+            path,
+            "must be a non-empty array of content blocks",
+        ));
+    };
+    let mut chars = 0;
+    for (j, block) in blocks.iter().enumerate() {
+        let block_path = format!("{path}[{j}]");
+        let member = block
+            .as_object()
+            .filter(|members| members.len() == 1)
+            .and_then(|members| members.iter().next());
+        match member {
+            Some((name, Value::String(text))) if name == "text" => chars += text.chars().count(),
+            Some((name, Value::Object(_))) if name == "image" => {}
+            Some((name, _)) if name == "text" || name == "image" => {
+                let problem = if name == "text" {
+                    "must be a string"
+                } else {
+                    "must be an object"
+                };
+                return Err(ValidationError::new(
+                    format!("{block_path}.{name}"),
+                    problem,
+                ));
+            }
+            _ => {
+                let problem = "must have exactly one member, \"text\" or \"image\"";
+                return Err(ValidationError::new(block_path, problem));
+            }
+        }
+    }
+    Ok(chars)
+}

@@ -1,0 +1,248 @@
+//! The edge's runtime settings, read once from the Worker's variables and secrets: Bedrock
+//! credentials, an optional endpoint override, the route table and the default upstream
+//! timeouts (for routes that set none of their own).
+
+use crate::config::{
+    load::check_region,
+    secret::{Credentials, Secret},
+    Config, ConfigError, Timeouts,
+};
+
+pub use crate::config::{DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS};
+/// Region of the built-in routes when `AWS_REGION` is unset.
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub credentials: Credentials,
+    /// Base URL used for every region instead of `https://bedrock-runtime.{region}.amazonaws.com`
+    /// (a fake Bedrock, a proxy). No trailing slash.
+    pub endpoint: Option<String>,
+    /// The route table; each route carries its timeouts (`UPSTREAM_*_TIMEOUT_MS` are the
+    /// defaults of routes that set none).
+    pub config: Config,
+}
+
+impl Settings {
+    /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
+    /// `AWS_BEARER_TOKEN_BEDROCK`, `BEDROCK_ENDPOINT`, `AWS_REGION`, `ROUTES`,
+    /// `UPSTREAM_FIRST_BYTE_TIMEOUT_MS` and `UPSTREAM_IDLE_TIMEOUT_MS` (the timeouts of routes
+    /// that set none) through `get`. Empty values count as unset. Errors name the variable,
+    /// never its value.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let credentials = credentials(&get)?;
+        let endpoint = get("BEDROCK_ENDPOINT")
+            .map(|url| {
+                let url = url.trim().trim_end_matches('/').to_owned();
+                if url.starts_with("http://") || url.starts_with("https://") {
+                    Ok(url)
+                } else {
+                    Err(ConfigError::new(
+                        "BEDROCK_ENDPOINT",
+                        "must be an http:// or https:// base URL",
+                    ))
+                }
+            })
+            .transpose()?;
+        let defaults = Timeouts {
+            first_byte_ms: timeout(&get, "UPSTREAM_FIRST_BYTE_TIMEOUT_MS")?,
+            idle_ms: timeout(&get, "UPSTREAM_IDLE_TIMEOUT_MS")?,
+        };
+        let config = match get("ROUTES") {
+            Some(json) => Config::from_json_with(&json, defaults).map_err(|e| {
+                if e.path == "ROUTES" {
+                    e
+                } else {
+                    ConfigError::new("ROUTES", e.to_string())
+                }
+            })?,
+            None => {
+                let region = get("AWS_REGION").unwrap_or_else(|| DEFAULT_REGION.into());
+                check_region(&region).map_err(|m| ConfigError::new("AWS_REGION", m))?;
+                Config::builtin_with(&region, defaults)
+            }
+        };
+        Ok(Self {
+            credentials,
+            endpoint,
+            config,
+        })
+    }
+
+    /// Base URL of Bedrock Runtime for `region`.
+    pub fn base_url(&self, region: &str) -> String {
+        match &self.endpoint {
+            Some(endpoint) => endpoint.clone(),
+            None => format!("https://bedrock-runtime.{region}.amazonaws.com"),
+        }
+    }
+}
+
+fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {
+    if let Some(access_key_id) = get("AWS_ACCESS_KEY_ID") {
+        let secret_access_key = get("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
+            ConfigError::new(
+                "AWS_SECRET_ACCESS_KEY",
+                "not set (it is required with AWS_ACCESS_KEY_ID)",
+            )
+        })?;
+        return Ok(Credentials::SigV4 {
+            access_key_id: access_key_id.trim().to_owned(),
+            secret_access_key: Secret::new(secret_access_key.trim()),
+            session_token: get("AWS_SESSION_TOKEN").map(|t| Secret::new(t.trim())),
+        });
+    }
+    match get("AWS_BEARER_TOKEN_BEDROCK") {
+        Some(key) => Ok(Credentials::Bearer(Secret::new(key.trim()))),
+        None => Err(ConfigError::new(
+            "AWS_ACCESS_KEY_ID",
+            "not set; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_BEARER_TOKEN_BEDROCK)",
+        )),
+    }
+}
+
+fn timeout(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<u64, ConfigError> {
+    let Some(value) = get(name) else {
+        return Ok(DEFAULT_TIMEOUT_MS);
+    };
+    value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|ms| (1..=MAX_TIMEOUT_MS).contains(ms))
+        .ok_or_else(|| {
+            ConfigError::new(
+                name,
+                format!("must be a whole number of milliseconds from 1 to {MAX_TIMEOUT_MS}"),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    const KEYS: [(&str, &str); 2] = [
+        ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+    ];
+
+    #[test]
+    fn defaults_with_access_keys() {
+        let s = settings(&KEYS).unwrap();
+        assert_eq!(
+            s.credentials,
+            Credentials::SigV4 {
+                access_key_id: "AKIDEXAMPLE".into(),
+                secret_access_key: Secret::new("wJalrXUtnFEMI"),
+                session_token: None,
+            }
+        );
+        assert_eq!(s.endpoint, None);
+        assert_eq!(
+            s.base_url("us-east-1"),
+            "https://bedrock-runtime.us-east-1.amazonaws.com"
+        );
+        assert_eq!(s.config, Config::builtin("us-east-1"));
+        assert_eq!(s.config.routes["generate"].timeouts, Timeouts::default());
+        assert!(!format!("{s:?}").contains("wJalr"));
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let mut vars = KEYS.to_vec();
+        vars.extend([
+            ("AWS_SESSION_TOKEN", "TOKEN"),
+            ("AWS_BEARER_TOKEN_BEDROCK", "ignored when keys are set"),
+            ("BEDROCK_ENDPOINT", "http://127.0.0.1:8788/"),
+            ("AWS_REGION", "eu-west-1"),
+            ("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "1500"),
+            ("UPSTREAM_IDLE_TIMEOUT_MS", "2500"),
+        ]);
+        let s = settings(&vars).unwrap();
+        assert!(matches!(
+            &s.credentials,
+            Credentials::SigV4 { session_token: Some(t), .. } if t.expose() == "TOKEN"
+        ));
+        assert_eq!(s.base_url("eu-west-1"), "http://127.0.0.1:8788");
+        let timeouts = Timeouts {
+            first_byte_ms: 1500,
+            idle_ms: 2500,
+        };
+        assert_eq!(s.config, Config::builtin_with("eu-west-1", timeouts));
+        vars.push((
+            "ROUTES",
+            r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m.x","region":"ap-south-1"}],"timeouts":{"idle_ms":9}}}}"#,
+        ));
+        let s = settings(&vars).unwrap();
+        let route = s.config.route(None).unwrap().1;
+        assert_eq!(route.targets[0].region, "ap-south-1");
+        assert_eq!(
+            route.timeouts,
+            Timeouts {
+                first_byte_ms: 1500,
+                idle_ms: 9
+            }
+        );
+    }
+
+    #[test]
+    fn a_bearer_token_is_used_without_access_keys() {
+        let s = settings(&[
+            ("AWS_BEARER_TOKEN_BEDROCK", "ABSKkey"),
+            ("AWS_ACCESS_KEY_ID", ""),
+        ])
+        .unwrap();
+        assert_eq!(s.credentials, Credentials::Bearer(Secret::new("ABSKkey")));
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_not_its_value() {
+        let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+            (vec![], "AWS_ACCESS_KEY_ID: not set; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_BEARER_TOKEN_BEDROCK)"),
+            (
+                vec![("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")],
+                "AWS_SECRET_ACCESS_KEY: not set (it is required with AWS_ACCESS_KEY_ID)",
+            ),
+            (
+                [KEYS.as_slice(), &[("BEDROCK_ENDPOINT", "127.0.0.1:8788")]].concat(),
+                "BEDROCK_ENDPOINT: must be an http:// or https:// base URL",
+            ),
+            (
+                [KEYS.as_slice(), &[("AWS_REGION", "mars-1")]].concat(),
+                r#"AWS_REGION: unknown region "mars-1""#,
+            ),
+            (
+                [KEYS.as_slice(), &[("UPSTREAM_IDLE_TIMEOUT_MS", "soon")]].concat(),
+                "UPSTREAM_IDLE_TIMEOUT_MS: must be a whole number of milliseconds from 1 to 600000",
+            ),
+            (
+                [KEYS.as_slice(), &[("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "0")]].concat(),
+                "UPSTREAM_FIRST_BYTE_TIMEOUT_MS: must be a whole number of milliseconds from 1 to 600000",
+            ),
+            (
+                [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m","region":"mars-1"}]}}}"#)]].concat(),
+                r#"ROUTES: routes.a.targets[0].region: unknown region "mars-1""#,
+            ),
+            (
+                [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"target":{}}}}"#)]].concat(),
+                "ROUTES: routes.a.target: unknown field `target`, expected one of `description`, `targets`, `auto`, `retry`, `timeouts`, `last_resort`, `rate_limit`, `async_invoke` at line 1 column 44",
+            ),
+        ];
+        for (vars, expected) in cases {
+            let error = settings(&vars).unwrap_err().to_string();
+            assert_eq!(error, expected);
+            assert!(!error.contains("wJalr"));
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Choosing and attempting: which route and target chain a request goes to (by name, or by
+//! the `auto` [`classifier`], ordered by live [`health`]), the attempt [`pipeline`] with its
+//! [`retry`] decisions, fallback and last resort, the [`circuit`] breakers, [`rate_limit`]
+//! buckets, and the structured [`request_log`] line of every request.
+
+pub mod circuit;
+pub mod classifier;
+pub mod health;
+pub mod pipeline;
+pub mod rate_limit;
+pub mod request_log;
+pub mod retry;

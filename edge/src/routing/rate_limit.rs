@@ -1,0 +1,107 @@
+//! Per-client rate limiting: which buckets a request counts against (its IP, and its API key
+//! when it sends one), and a fixed-window limiter in memory for the native platforms. On
+//! Workers the rate limiting binding of the route's class does the counting. Widget keys are
+//! public and counted by their own classes ([`crate::http::widget::WidgetCaller::rate_limit_buckets`]).
+
+use crate::config::RateLimitClass;
+use crate::platform::nonempty_header;
+use crate::text::hex::hex;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// Headers that identify a client beyond its IP. The key itself never leaves this module:
+/// buckets are named by a hash of it.
+const KEY_HEADERS: [&str; 1] = ["x-api-key"];
+
+/// The client's IP (Cloudflare's `CF-Connecting-IP`), or `unknown`.
+pub fn client_ip(headers: &[(String, String)]) -> &str {
+    nonempty_header(headers, "cf-connecting-ip").unwrap_or("unknown")
+}
+
+/// The buckets one request counts against: `ip:<address>` (Cloudflare's `CF-Connecting-IP`;
+/// `ip:unknown` without it), plus `key:<first 16 hex digits of SHA-256>` for an `X-API-Key`
+/// or `Authorization: Bearer` credential.
+pub fn client_buckets(headers: &[(String, String)]) -> Vec<String> {
+    let mut buckets = vec![format!("ip:{}", client_ip(headers))];
+    let bearer = nonempty_header(headers, "authorization").and_then(|v| {
+        v.split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim())
+    });
+    let key = KEY_HEADERS
+        .iter()
+        .find_map(|name| nonempty_header(headers, name))
+        .or(bearer);
+    if let Some(key) = key {
+        let digest = Sha256::digest(key.as_bytes());
+        buckets.push(format!("key:{}", hex(&digest[..8])));
+    }
+    buckets
+}
+
+/// Fixed windows of `period_s` seconds, aligned to the epoch: at most `limit` hits per bucket
+/// per window. What the native platforms use in place of the Workers binding.
+#[derive(Debug, Default)]
+pub struct FixedWindowLimiter {
+    windows: HashMap<String, (u64, u32)>,
+}
+
+impl FixedWindowLimiter {
+    /// Counts a hit on `bucket` of `class` at `now_ms`; `false` when over the limit.
+    pub fn hit(&mut self, class: &str, limits: RateLimitClass, bucket: &str, now_ms: u64) -> bool {
+        let window = now_ms / (u64::from(limits.period_s.max(1)) * 1000);
+        let entry = self
+            .windows
+            .entry(format!("{class}/{bucket}"))
+            .or_insert((window, 0));
+        if entry.0 != window {
+            *entry = (window, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+        entry.1 <= limits.limit
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::headers;
+
+    #[test]
+    fn buckets_are_the_ip_and_a_hashed_key() {
+        assert_eq!(client_buckets(&[]), ["ip:unknown"]);
+        assert_eq!(
+            client_buckets(&headers(&[("CF-Connecting-IP", "203.0.113.9")])),
+            ["ip:203.0.113.9"]
+        );
+        let with_key = client_buckets(&headers(&[
+            ("cf-connecting-ip", "203.0.113.9"),
+            ("X-API-Key", "widget-secret"),
+        ]));
+        assert_eq!(with_key.len(), 2);
+        assert!(with_key[1].starts_with("key:"), "{with_key:?}");
+        assert_eq!(with_key[1].len(), 4 + 16);
+        assert!(!with_key[1].contains("widget-secret"));
+        let bearer = client_buckets(&headers(&[("authorization", "Bearer widget-secret")]));
+        assert_eq!(bearer[1], with_key[1], "same key, same bucket");
+        let basic = client_buckets(&headers(&[("authorization", "Basic abc")]));
+        assert_eq!(basic, ["ip:unknown"]);
+        let widget = client_buckets(&headers(&[("x-widget-key", "pk_public")]));
+        assert_eq!(widget, ["ip:unknown"], "widget keys have their own classes");
+    }
+
+    #[test]
+    fn fixed_windows_count_per_bucket_and_reset() {
+        let limits = RateLimitClass {
+            limit: 2,
+            period_s: 10,
+        };
+        let mut limiter = FixedWindowLimiter::default();
+        assert!(limiter.hit("chat", limits, "ip:a", 10_000));
+        assert!(limiter.hit("chat", limits, "ip:a", 15_000));
+        assert!(!limiter.hit("chat", limits, "ip:a", 19_999));
+        assert!(limiter.hit("chat", limits, "ip:b", 19_999), "other client");
+        assert!(limiter.hit("heavy", limits, "ip:a", 19_999), "other class");
+        assert!(limiter.hit("chat", limits, "ip:a", 20_000), "next window");
+    }
+}

@@ -70,6 +70,9 @@ pub struct ApiError {
     /// Seconds to wait before trying again, when the edge knows.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
+    /// The request field at fault (`messages[2].content`), when one is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }
 
 /// `{"error": {...}}`, the body of every non-2xx API response.
@@ -85,6 +88,7 @@ impl ErrorBody {
                 code,
                 message: message.into(),
                 retry_after_secs: None,
+                field: None,
             },
         }
     }

@@ -7,6 +7,8 @@
 //! not counted; test files (`tests.rs`, `*_tests.rs`, `test_support.rs`) and inline
 //! `#[cfg(test)] mod tests` are skipped.
 
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::{
     collections::{BTreeMap, BTreeSet},
     fs,

@@ -54,6 +54,7 @@ impl RetryPolicy {
     }
 }
 
+/// When a circuit opens and how long it stays open. Part of the route table (`circuit`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CircuitPolicy {

@@ -3,11 +3,14 @@
 //! async invocation's status is refreshed from Bedrock on read).
 
 use super::{
+    endpoint::JobEndpoint,
+    error::ApiError,
+    json,
     validate::{check_json_body, validate},
-    ApiBody, ApiRequest, ApiResponse,
+    ApiRequest, ApiResponse, Edge,
 };
 use crate::{
-    config::{settings::Settings, RateLimitClass, Resolved},
+    config::{limits::ValidationError, settings::Settings, RateLimitClass, Resolved},
     jobs::{
         async_invoke, callback,
         client::client_id,
@@ -32,104 +35,50 @@ pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 pub const MAX_LIST: u32 = 100;
 const DEFAULT_LIST: u32 = 50;
 
-/// A refused request: status, code and a message that names the problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiFailure {
-    pub status: u16,
-    pub code: ErrorCode,
-    pub message: String,
-    /// The `Allow` header of a 405.
-    pub allow: Option<&'static str>,
-}
-
-impl ApiFailure {
-    fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            allow: None,
+impl<P: Platform> Edge<P> {
+    /// `POST /api/jobs`, `GET /api/jobs` and `GET /api/jobs/{id}`; 503 when the host has no
+    /// jobs system.
+    pub(super) async fn jobs(
+        &self,
+        endpoint: JobEndpoint<'_>,
+        request: &ApiRequest,
+    ) -> Result<ApiResponse, ApiError> {
+        let Some(jobs) = &self.jobs else {
+            return Err(ApiError::unavailable(
+                "Background jobs are not available on this edge.",
+            ));
+        };
+        let (platform, settings) = (&self.platform, self.settings.as_ref());
+        match endpoint {
+            JobEndpoint::Submit => {
+                let id = new_job_id(platform);
+                let prepared = prepare(settings, jobs, request, id)?;
+                let limits = prepared.limits.as_ref().map(|(c, l)| (c.as_str(), *l));
+                self.rate_limit(limits, &request.headers).await?;
+                submit(platform, jobs, prepared).await
+            }
+            JobEndpoint::List => {
+                list(platform, settings, jobs, &request.query, &request.headers).await
+            }
+            JobEndpoint::Get(id) => get(platform, settings, jobs, id, &request.headers).await,
         }
     }
-
-    fn invalid(message: impl Into<String>) -> Self {
-        Self::new(400, ErrorCode::InvalidRequest, message)
-    }
-
-    fn not_found() -> Self {
-        Self::new(404, ErrorCode::NotFound, "No such job.")
-    }
-
-    fn unavailable(what: &str) -> Self {
-        Self::new(
-            503,
-            ErrorCode::Internal,
-            format!("The job {what} is unavailable right now; try again shortly."),
-        )
-    }
 }
 
-/// Which jobs endpoint a path is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Endpoint<'a> {
-    Submit,
-    List,
-    Get(&'a str),
+/// A JSON answer no cache keeps: a job's state changes.
+fn no_store_json(status: u16, body: &impl Serialize) -> ApiResponse {
+    let mut response = json(status, body);
+    response
+        .headers
+        .push(("cache-control".into(), "no-store".into()));
+    response
 }
 
-/// Whether `path` belongs to the jobs API.
-pub fn is_jobs_path(path: &str) -> bool {
-    path == "/api/jobs" || path.starts_with("/api/jobs/")
-}
-
-/// The endpoint of `method path` (a jobs path); a 404 or 405 otherwise.
-pub fn endpoint<'a>(method: &str, path: &'a str) -> Result<Endpoint<'a>, ApiFailure> {
-    let not_allowed = |allow| ApiFailure {
-        allow: Some(allow),
-        ..ApiFailure::new(
-            405,
-            ErrorCode::MethodNotAllowed,
-            format!("This endpoint only accepts {allow}."),
-        )
-    };
-    match path.strip_prefix("/api/jobs") {
-        Some("" | "/") => match method {
-            "POST" => Ok(Endpoint::Submit),
-            "GET" => Ok(Endpoint::List),
-            _ => Err(not_allowed("GET, POST")),
-        },
-        Some(rest) => {
-            let id = rest.trim_start_matches('/');
-            if id.contains('/') || id.is_empty() {
-                return Err(ApiFailure::new(
-                    404,
-                    ErrorCode::NotFound,
-                    "No such API endpoint.",
-                ));
-            }
-            match method {
-                "GET" => Ok(Endpoint::Get(id)),
-                _ => Err(not_allowed("GET")),
-            }
-        }
-        None => Err(ApiFailure::new(
-            404,
-            ErrorCode::NotFound,
-            "No such API endpoint.",
-        )),
-    }
-}
-
-fn json(status: u16, body: &impl Serialize) -> ApiResponse {
-    ApiResponse {
-        status,
-        headers: vec![
-            ("content-type".into(), "application/json".into()),
-            ("cache-control".into(), "no-store".into()),
-        ],
-        // Plain data types: serialising cannot fail.
-        body: ApiBody::Json(serde_json::to_string(body).unwrap_or_default()),
-    }
+/// 503: the jobs' store or queue cannot be reached.
+fn unavailable(what: &str) -> ApiError {
+    ApiError::unavailable(format!(
+        "The job {what} is unavailable right now; try again shortly."
+    ))
 }
 
 /// A checked submission, ready to store.
@@ -147,10 +96,9 @@ pub fn prepare(
     jobs: &Jobs,
     request: &ApiRequest,
     job_id: String,
-) -> Result<Prepared, ApiFailure> {
-    check_json_body(&request.body, &request.headers)
-        .map_err(|refusal| ApiFailure::new(refusal.status, refusal.code, refusal.message))?;
-    let client_id = client_id(&request.headers).map_err(ApiFailure::invalid)?;
+) -> Result<Prepared, ApiError> {
+    check_json_body(&request.body, &request.headers)?;
+    let client_id = client_id(&request.headers).map_err(ApiError::invalid)?;
     let idempotency_key = nonempty_header(&request.headers, "idempotency-key")
         .map(|key| {
             let valid =
@@ -158,32 +106,37 @@ pub fn prepare(
             if valid {
                 Ok(key.to_owned())
             } else {
-                Err(ApiFailure::invalid(format!(
+                Err(ApiError::invalid(format!(
                     "Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY} printable ASCII characters"
                 )))
             }
         })
         .transpose()?;
-    let submission: JobSubmission = serde_json::from_slice(&request.body)
-        .map_err(|e| ApiFailure::new(400, ErrorCode::InvalidJson, e.to_string()))?;
+    let submission: JobSubmission =
+        serde_json::from_slice(&request.body).map_err(|e| ApiError::invalid_json(e.to_string()))?;
     if let Some(url) = &submission.callback_url {
         callback::check_url(url, &jobs.settings.callback_allowed_hosts)
-            .map_err(|m| ApiFailure::invalid(format!("callback_url: {m}")))?;
+            .map_err(|m| ApiError::invalid(format!("callback_url: {m}")))?;
     }
     let config = &settings.config;
     let (kind, route, input, limits) = match (submission.request, submission.model_input) {
         (Some(chat), None) => {
-            validate(&chat).map_err(|e| ApiFailure::invalid(format!("request.{e}")))?;
+            validate(&chat).map_err(|e| {
+                ApiError::from(ValidationError::new(
+                    format!("request.{}", e.field),
+                    e.problem,
+                ))
+            })?;
             let asked = match (submission.route, chat.route.clone()) {
                 (Some(a), Some(b)) if a != b => {
-                    return Err(ApiFailure::invalid(
+                    return Err(ApiError::invalid(
                         "route: request.route names another route; give one of them",
                     ))
                 }
                 (a, b) => a.or(b),
             };
             let choice = choose_route(config, asked.as_deref(), &chat)
-                .map_err(|m| ApiFailure::invalid(format!("route: {m}")))?;
+                .map_err(|m| ApiError::invalid(format!("route: {m}")))?;
             let limits = match config.resolve(asked.as_deref()) {
                 Ok(Resolved::Auto(auto)) => auto
                     .rate_limit
@@ -206,17 +159,17 @@ pub fn prepare(
         (None, Some(model_input)) => {
             let name = submission
                 .route
-                .ok_or_else(|| ApiFailure::invalid("route: required with model_input"))?;
+                .ok_or_else(|| ApiError::invalid("route: required with model_input"))?;
             let (name, route) = config
                 .route(Some(&name))
-                .map_err(|m| ApiFailure::invalid(format!("route: {m}")))?;
+                .map_err(|m| ApiError::invalid(format!("route: {m}")))?;
             if route.async_invoke.is_none() {
-                return Err(ApiFailure::invalid(format!(
+                return Err(ApiError::invalid(format!(
                     "model_input: route {name:?} runs Converse; send a chat request as request"
                 )));
             }
             if !model_input.is_object() {
-                return Err(ApiFailure::invalid("model_input: must be a JSON object"));
+                return Err(ApiError::invalid("model_input: must be a JSON object"));
             }
             let limits = route
                 .limits(config)
@@ -228,11 +181,11 @@ pub fn prepare(
                 limits,
             )
         }
-        (Some(_), Some(_)) => return Err(ApiFailure::invalid(
+        (Some(_), Some(_)) => return Err(ApiError::invalid(
             "send either request (a chat request) or model_input (async-invoke routes), not both",
         )),
         (None, None) => {
-            return Err(ApiFailure::invalid(
+            return Err(ApiError::invalid(
                 "request: required (a chat request; model_input for async-invoke routes)",
             ))
         }
@@ -261,7 +214,7 @@ pub fn new_job_id<P: Platform>(platform: &P) -> String {
 }
 
 fn accepted(status: u16, job: &JobRecord) -> ApiResponse {
-    let mut response = json(
+    let mut response = no_store_json(
         status,
         &JobAccepted {
             id: job.id.clone(),
@@ -281,12 +234,12 @@ pub async fn submit<P: Platform>(
     platform: &P,
     jobs: &Jobs,
     prepared: Prepared,
-) -> Result<ApiResponse, ApiFailure> {
+) -> Result<ApiResponse, ApiError> {
     let now = platform.now_ms();
     let record = JobRecord::new(prepared.job, now);
     let existing = jobs.store.insert(&record).await.map_err(|error| {
         consumer::log_event(platform, "job_store_failed", &record.id, &error.0);
-        ApiFailure::unavailable("store")
+        unavailable("store")
     })?;
     if let Some(existing) = existing {
         let same = existing.kind == record.kind
@@ -294,7 +247,7 @@ pub async fn submit<P: Platform>(
             && existing.input == record.input
             && existing.callback_url == record.callback_url;
         if !same {
-            return Err(ApiFailure::new(
+            return Err(ApiError::new(
                 409,
                 ErrorCode::InvalidRequest,
                 "Idempotency-Key: already used for a different job; use a new key.",
@@ -321,7 +274,7 @@ pub async fn submit<P: Platform>(
             j.fail(reason.clone(), now)
         })
         .await;
-        return Err(ApiFailure::unavailable("queue"));
+        return Err(unavailable("queue"));
     }
     Ok(accepted(202, &record))
 }
@@ -334,21 +287,21 @@ pub async fn get<P: Platform>(
     jobs: &Jobs,
     id: &str,
     headers: &[(String, String)],
-) -> Result<ApiResponse, ApiFailure> {
-    let client = client_id(headers).map_err(ApiFailure::invalid)?;
+) -> Result<ApiResponse, ApiError> {
+    let client = client_id(headers).map_err(ApiError::invalid)?;
     let record = jobs
         .store
         .get(id)
         .await
-        .map_err(|_| ApiFailure::unavailable("store"))?
+        .map_err(|_| unavailable("store"))?
         .filter(|job| job.client_id == client)
-        .ok_or_else(ApiFailure::not_found)?;
+        .ok_or_else(|| ApiError::not_found("No such job."))?;
     let record = match consumer::refresh_async(platform, settings, jobs, record.clone()).await {
         Ok(Ok(fresh)) => fresh,
         // Bedrock or the store could not be reached: show what is stored.
         _ => record,
     };
-    Ok(json(200, &record.view()))
+    Ok(no_store_json(200, &record.view()))
 }
 
 /// The client's jobs, newest first: `?status=queued|running|succeeded|failed` filters,
@@ -360,8 +313,8 @@ pub async fn list<P: Platform>(
     jobs: &Jobs,
     query: &str,
     headers: &[(String, String)],
-) -> Result<ApiResponse, ApiFailure> {
-    let client = client_id(headers).map_err(ApiFailure::invalid)?;
+) -> Result<ApiResponse, ApiError> {
+    let client = client_id(headers).map_err(ApiError::invalid)?;
     let mut status = None;
     let mut limit = DEFAULT_LIST;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -369,7 +322,7 @@ pub async fn list<P: Platform>(
         match key {
             "status" => {
                 status = Some(JobStatus::parse(value).ok_or_else(|| {
-                    ApiFailure::invalid("status: must be one of queued, running, succeeded, failed")
+                    ApiError::invalid("status: must be one of queued, running, succeeded, failed")
                 })?)
             }
             "limit" => {
@@ -378,7 +331,7 @@ pub async fn list<P: Platform>(
                     .ok()
                     .filter(|n| (1..=MAX_LIST).contains(n))
                     .ok_or_else(|| {
-                        ApiFailure::invalid(format!("limit: must be from 1 to {MAX_LIST}"))
+                        ApiError::invalid(format!("limit: must be from 1 to {MAX_LIST}"))
                     })?
             }
             _ => {}
@@ -388,14 +341,14 @@ pub async fn list<P: Platform>(
         .store
         .list(&client, status, limit)
         .await
-        .map_err(|_| ApiFailure::unavailable("store"))?;
+        .map_err(|_| unavailable("store"))?;
     let records = refresh_listed(platform, settings, jobs, records).await;
     let jobs: Vec<_> = records
         .iter()
         .filter(|job| status.is_none_or(|s| job.status == s))
         .map(JobRecord::view)
         .collect();
-    Ok(json(200, &JobList { jobs }))
+    Ok(no_store_json(200, &JobList { jobs }))
 }
 
 /// Refreshes the running async invocations among `records` with one ListAsyncInvokes per
@@ -463,26 +416,4 @@ async fn refresh_listed<P: Platform>(
         }
     }
     records
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_map_to_endpoints() {
-        assert_eq!(endpoint("POST", "/api/jobs"), Ok(Endpoint::Submit));
-        assert_eq!(endpoint("GET", "/api/jobs"), Ok(Endpoint::List));
-        assert_eq!(
-            endpoint("GET", "/api/jobs/job_1"),
-            Ok(Endpoint::Get("job_1"))
-        );
-        assert_eq!(
-            endpoint("DELETE", "/api/jobs").unwrap_err().allow,
-            Some("GET, POST")
-        );
-        assert_eq!(endpoint("POST", "/api/jobs/job_1").unwrap_err().status, 405);
-        assert_eq!(endpoint("GET", "/api/jobs/a/b").unwrap_err().status, 404);
-        assert!(is_jobs_path("/api/jobs/x") && !is_jobs_path("/api/jobsx"));
-    }
 }

@@ -46,8 +46,15 @@ fn json_body(response: &ApiResponse) -> serde_json::Value {
     }
 }
 
-/// Sends `request` to a fresh edge that has no upstream replies; asserts the error shape.
+/// Sends `request` to a fresh edge that has no upstream replies; asserts the error shape and
+/// returns the message.
 async fn rejected(request: ApiRequest, status: u16, code: &str) -> String {
+    let error = rejected_with(request, status, code).await;
+    error["message"].as_str().unwrap().to_owned()
+}
+
+/// The same, returning the whole `error` object.
+async fn rejected_with(request: ApiRequest, status: u16, code: &str) -> serde_json::Value {
     let (edge, platform) = new_edge(vec![]);
     let response = edge.handle(request).await;
     assert_eq!(response.status, status);
@@ -60,7 +67,7 @@ async fn rejected(request: ApiRequest, status: u16, code: &str) -> String {
     assert_eq!(logs.len(), 1);
     assert_eq!(logs[0]["outcome"], "rejected");
     assert_eq!(logs[0]["status"], status);
-    body["error"]["message"].as_str().unwrap().to_owned()
+    body["error"].clone()
 }
 
 #[tokio::test(start_paused = true)]
@@ -79,16 +86,17 @@ async fn malformed_bodies_are_invalid_json() {
 
 #[tokio::test(start_paused = true)]
 async fn invalid_requests_name_the_field() {
-    let message = rejected(
+    let error = rejected_with(
         post_chat(r#"{"messages":[{"role":"user","content":"a"},{"role":"user","content":"b"}]}"#),
         400,
         "invalid_request",
     )
     .await;
     assert_eq!(
-        message,
+        error["message"],
         "messages[1].role: must alternate with the previous message"
     );
+    assert_eq!(error["field"], "messages[1].role");
     let message = rejected(
         post_chat(r#"{"messages":[{"role":"user","content":"a"}],"max_tokens":9000}"#),
         400,

@@ -1,6 +1,7 @@
 //! Checks a chat request against the edge's limits before any upstream call, the way an API
 //! gateway would; each error names the offending field (`messages[2].role: …`).
 
+use super::error::ApiError;
 use crate::config::limits::{
     ValidationError, MAX_BODY_BYTES, MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_SYSTEM_CHARS, MAX_TOKENS,
     MAX_TOTAL_CHARS,
@@ -8,32 +9,25 @@ use crate::config::limits::{
 use crate::platform::header;
 use shared::{ChatRequest, ErrorCode, Role};
 
-/// Why a request body is not read at all: too large (413) or not JSON (415).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BodyRefusal {
-    pub status: u16,
-    pub code: ErrorCode,
-    pub message: String,
-}
-
 /// The body's size and `Content-Type` (`application/json`, parameters allowed).
-pub fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), BodyRefusal> {
+/// Refused with 413 or 415 before the body is read as JSON.
+pub fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), ApiError> {
     if body.len() > MAX_BODY_BYTES {
-        return Err(BodyRefusal {
-            status: 413,
-            code: ErrorCode::PayloadTooLarge,
-            message: format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
-        });
+        return Err(ApiError::new(
+            413,
+            ErrorCode::PayloadTooLarge,
+            format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+        ));
     }
     let is_json = header(headers, "content-type")
         .and_then(|value| value.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
     if !is_json {
-        return Err(BodyRefusal {
-            status: 415,
-            code: ErrorCode::UnsupportedMediaType,
-            message: "Content-Type must be application/json.".into(),
-        });
+        return Err(ApiError::new(
+            415,
+            ErrorCode::UnsupportedMediaType,
+            "Content-Type must be application/json.",
+        ));
     }
     Ok(())
 }

@@ -27,8 +27,6 @@ use stored::StoredCircuit;
 
 mod stored;
 
-/// When a circuit opens and how long it stays open. Part of the route table (`circuit`).
-
 /// The state of one target's circuit. Serialised as stored by the Durable Object
 /// ([`stored`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -19,14 +19,14 @@
 //! # The path of one request
 //!
 //! `POST /api/chat` reaches [`http::Edge::handle`], which parses the [`http::Endpoint`],
-//! bounds and validates the body, identifies the caller (widget key or own page) and counts
-//! it against its rate limit. [`routing`] resolves the route (by name, or `auto` by the
-//! classifier), orders its chain by live health and plans the attempts; each attempt is one
-//! [`bedrock::call`]: signed ([`bedrock::signing`]), sent through [`platform::Platform::send`],
-//! its event stream decoded ([`bedrock::eventstream`], [`bedrock::decode`]). Failures before
-//! the first byte retry or fall back along the chain; the answer goes back to the client as
-//! SSE events (`shared::sse`), and the outcome is recorded in the target's health and the
-//! request's log line.
+//! identifies the caller (own page, or a widget key from an allowed origin), bounds and
+//! validates the body and counts it against its rate limits. [`routing::pipeline`] resolves
+//! the route (by name, or `auto` by the classifier), orders its chain by live health and runs
+//! the attempts: each one [`bedrock::call::open`], through the one signed call path
+//! [`bedrock::send::send_signed`] to [`platform::Platform::send`], its event stream decoded
+//! ([`bedrock::eventstream`], [`bedrock::decode`]). A failure before the first byte retries or
+//! falls back along the chain; the answer goes back as SSE events (`shared::sse`), and the
+//! outcome is recorded in the target's health and the request's log line.
 //!
 //! Everything but `worker` is plain Rust, run and tested natively; the Worker is a thin shell
 //! supplying the platform (HTTP client, clock, bindings).

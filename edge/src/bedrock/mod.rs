@@ -1,7 +1,8 @@
-//! Bedrock Runtime as the edge speaks it: one signed call path ([`call`]) for every
-//! operation, SigV4 or API-key [`signing`], model ids in URLs, typed [`error`]s, the binary
-//! [`eventstream`] and the answer codecs: [`converse`] for the Converse API, [`native`] for
-//! InvokeModel bodies (Anthropic Messages, Amazon Nova), [`decode`] for the stream of frames.
+//! Bedrock Runtime as the edge speaks it: one signed call path ([`send`]) for every request,
+//! the model [`operation`]s opened as a stream of answer events ([`call`]), SigV4 or API-key
+//! [`signing`], model ids in URLs, typed [`error`]s, the binary [`eventstream`] and the answer
+//! codecs: [`converse`] for the Converse API, [`native`] for InvokeModel bodies (Anthropic
+//! Messages, Amazon Nova), [`decode`] for the stream of frames.
 
 pub mod call;
 pub mod converse;
@@ -10,5 +11,7 @@ pub mod error;
 pub mod eventstream;
 pub mod model_id;
 pub mod native;
+pub mod operation;
 pub mod request_url;
+pub mod send;
 pub mod signing;

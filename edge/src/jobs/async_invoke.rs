@@ -6,11 +6,10 @@
 
 use crate::{
     bedrock::{
-        call::{read_body, with_timeout},
         error::{BedrockError, BedrockErrorKind},
-        signing::sign,
+        send::{read_body, send_signed, CallOptions},
     },
-    config::settings::Settings,
+    config::{settings::Settings, Timeouts},
     platform::{Platform, UpstreamRequest},
     text::utc::iso8601,
 };
@@ -175,38 +174,24 @@ pub fn parse_list(body: &[u8]) -> Result<(Vec<Summary>, Option<String>), Bedrock
     ))
 }
 
-/// Signs `request` for `region` and sends it: the body of a 200, else the error it means.
+/// Signs `request` for `region` and sends it ([`send_signed`]): the body of a 200, else the
+/// error it means.
 pub async fn call<P: Platform>(
     platform: &P,
     settings: &Settings,
     region: &str,
     timeout_ms: u64,
-    mut request: UpstreamRequest,
+    request: UpstreamRequest,
 ) -> Result<Vec<u8>, BedrockError> {
-    sign(
-        &mut request,
-        &settings.credentials,
-        region,
-        platform.now_ms(),
-    )
-    .map_err(|e| BedrockError::new(BedrockErrorKind::EdgeMisconfigured, e.to_string()))?;
-    let response = with_timeout(platform, timeout_ms, platform.send(request))
-        .await
-        .ok_or_else(|| {
-            BedrockError::new(
-                BedrockErrorKind::FirstByteTimeout,
-                format!("no response headers within {timeout_ms} ms"),
-            )
-        })?
-        .map_err(|e| BedrockError::new(BedrockErrorKind::Transport, e.0))?;
-    let status = response.status;
-    let headers = response.headers;
-    let body = read_body(platform, timeout_ms, response.body, MAX_ANSWER_BYTES).await?;
-    if status == 200 {
-        Ok(body)
-    } else {
-        Err(BedrockError::from_http(status, &headers, &body))
-    }
+    let call = CallOptions {
+        timeouts: Timeouts {
+            first_byte_ms: timeout_ms,
+            idle_ms: timeout_ms,
+        },
+        trace: &[],
+    };
+    let response = send_signed(platform, settings, region, request, &call, &mut None).await?;
+    read_body(platform, timeout_ms, response.body, MAX_ANSWER_BYTES).await
 }
 
 #[cfg(test)]

@@ -20,9 +20,8 @@ use super::{
     JobMessage, Jobs,
 };
 use crate::{
-    bedrock::call::with_timeout,
     config::settings::Settings,
-    platform::{Platform, UpstreamRequest},
+    platform::{with_timeout, Platform, UpstreamRequest},
     routing::pipeline::{chat_once, Choice, RequestContext},
 };
 use futures::StreamExt;

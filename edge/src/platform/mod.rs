@@ -9,8 +9,14 @@ use crate::{
     config::RateLimitClass,
     platform::health::{HealthQuery, HealthRecord, TargetView},
 };
-use futures::Stream;
-use std::{future::Future, pin::Pin};
+use futures::{
+    future::{select, Either},
+    Stream,
+};
+use std::{
+    future::Future,
+    pin::{pin, Pin},
+};
 use thiserror::Error;
 
 /// A request to Bedrock, already signed.
@@ -89,4 +95,16 @@ pub trait Platform: Clone + 'static {
         limits: RateLimitClass,
         bucket: &str,
     ) -> impl Future<Output = bool>;
+}
+
+/// `None` when `ms` passes before `future` completes.
+pub async fn with_timeout<P: Platform, T>(
+    platform: &P,
+    ms: u64,
+    future: impl Future<Output = T>,
+) -> Option<T> {
+    match select(pin!(future), pin!(platform.sleep(ms))).await {
+        Either::Left((value, _)) => Some(value),
+        Either::Right(_) => None,
+    }
 }

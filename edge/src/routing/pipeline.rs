@@ -12,9 +12,11 @@
 
 use crate::{
     bedrock::{
-        call::{self, CallOptions, NativeBody, Operation, UpstreamEvent},
+        call::{self, UpstreamEvent},
         error::{BedrockError, BedrockErrorKind},
         native::NativeFormat,
+        operation::{NativeBody, Operation},
+        send::CallOptions,
     },
     config::{
         limits::{DEFAULT_MAX_TOKENS, MAX_TOKENS},

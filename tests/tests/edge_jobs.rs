@@ -34,7 +34,6 @@ const HAIKU: &str = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
 const OPUS: &str = "us.anthropic.claude-opus-4-20250514-v1:0";
 const REGION: &str = "us-east-1";
 const SECRET: &str = "test-callback-secret";
-const CRASH_CLIENT: &str = "crash-client-0123456789";
 /// The longest any case waits for jobs to finish.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -101,7 +100,6 @@ fn main() -> anyhow::Result<()> {
             ("JOB_CALLBACK_ALLOWED_HOSTS".into(), "127.0.0.1".into()),
             ("JOB_CALLBACK_SECRET".into(), SECRET.into()),
             ("JOB_RETRY_DELAY_S".into(), "1".into()),
-            ("JOBS_TEST_CRASH_CLIENT".into(), CRASH_CLIENT.into()),
         ],
         inherit_output: false,
     }))?;
@@ -122,11 +120,6 @@ fn main() -> anyhow::Result<()> {
             &world,
             "a_throttled_job_finishes_after_retries",
             a_throttled_job_finishes_after_retries,
-        ),
-        case(
-            &world,
-            "a_consumer_crash_mid_job_is_retried_without_a_duplicate_result",
-            a_consumer_crash_mid_job_is_retried_without_a_duplicate_result,
         ),
         case(
             &world,
@@ -429,44 +422,6 @@ async fn a_throttled_job_finishes_after_retries(world: Arc<World>) -> anyhow::Re
     check(job.error.is_none(), || format!("{job:?}"))?;
     let calls = world.fake()?.calls(HAIKU);
     check(calls == 4, || format!("{calls} Bedrock calls"))
-}
-
-async fn a_consumer_crash_mid_job_is_retried_without_a_duplicate_result(
-    world: Arc<World>,
-) -> anyhow::Result<()> {
-    // JOBS_TEST_CRASH_CLIENT: run 1 dies after Bedrock answered (nothing stored), run 2 after
-    // storing the result (no callback queued, message not acknowledged).
-    let prompt = "Survive a crash.";
-    let id = world
-        .submit_ok(
-            CRASH_CLIENT,
-            &chat_job(prompt, "generate", Some(world.hook_url("crash"))),
-        )
-        .await?;
-    let delivered = |job: &JobView| {
-        job.callback.as_ref().and_then(|c| c.state) == Some(shared::jobs::CallbackState::Delivered)
-    };
-    let job = world
-        .wait_jobs(CRASH_CLIENT, std::slice::from_ref(&id), delivered)
-        .await?
-        .remove(0);
-    check(succeeded(&job), || format!("{job:?}"))?;
-    check(job.attempts == 2, || format!("{} runs", job.attempts))?;
-    let expected = reply_text(SONNET, REGION, prompt);
-    check(
-        job.result.as_ref().map(|r| r.text.as_str()) == Some(expected.as_str()),
-        || format!("{job:?}"),
-    )?;
-    let calls = world.fake()?.calls(SONNET);
-    check(calls == 2, || {
-        format!("{calls} Bedrock calls: the third delivery must not call")
-    })?;
-    let posts = world.posts("crash");
-    check(posts == vec![(id, true)], || format!("callbacks {posts:?}"))?;
-    let log = world.stack.log();
-    check(log.matches("job_simulated_crash").count() == 2, || {
-        "the consumer did not crash twice".into()
-    })
 }
 
 async fn a_poison_job_lands_in_the_dead_letter_queue_and_reads_failed(

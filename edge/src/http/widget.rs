@@ -7,14 +7,10 @@ use crate::config::widget_keys::{check_origin, WidgetKey};
 use crate::config::Config;
 use crate::platform::header;
 use percent_encoding::percent_decode_str;
-use shared::routes::RoutesResponse;
-
-/// The header carrying a widget key (public, like a publishable key).
-pub const KEY_HEADER: &str = "x-widget-key";
-/// The header by which the widget frame (same origin as the edge) names the page embedding it.
-pub const ORIGIN_HEADER: &str = "x-widget-origin";
-/// The widget frame page; the Worker serves it with [`frame_csp`].
-pub const FRAME_PATH: &str = "/widget/frame.html";
+use shared::{
+    routes::RoutesResponse,
+    widget::{KEY_HEADER, ORIGIN_HEADER},
+};
 
 /// The policy of every page of the edge, before `frame-ancestors`: scripts and wasm from the
 /// edge only, no inline script or style. `frontend/_headers` sends it for the chat UI (a test

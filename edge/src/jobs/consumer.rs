@@ -114,17 +114,6 @@ impl<P: Platform> Consumer<'_, P> {
         log_event(self.platform, event, &job.id, detail);
     }
 
-    /// The test-only crash points (`JOBS_TEST_CRASH_CLIENT`): attempt 1 stops after Bedrock
-    /// answered, attempt 2 after the result was stored; neither acknowledges the message.
-    fn crashes(&self, job: &JobRecord, attempt: u32) -> bool {
-        let crash = self.jobs.settings.test_crash_client.as_deref() == Some(&job.client_id)
-            && job.attempts == attempt;
-        if crash {
-            self.log("job_simulated_crash", job, &format!("attempt {attempt}"));
-        }
-        crash
-    }
-
     /// Queues the callback of a final job if it is still to be delivered.
     async fn ensure_callback(&self, job: &JobRecord) -> Result<(), StoreError> {
         if job.callback_state == Some(CallbackState::Pending) {
@@ -205,9 +194,6 @@ impl<P: Platform> Consumer<'_, P> {
                 };
             }
         };
-        if self.crashes(&job, 1) {
-            return Ok(Disposition::Retry { delay_s: 0 });
-        }
         let result = serde_json::to_string(&answer).unwrap_or_default();
         self.finish(job, Ok(result)).await
     }
@@ -234,9 +220,6 @@ impl<P: Platform> Consumer<'_, P> {
             return Ok(Disposition::Ack);
         };
         self.log(&format!("job_{}", job.status.as_str()), &job, "");
-        if self.crashes(&job, 2) {
-            return Ok(Disposition::Retry { delay_s: 0 });
-        }
         self.ensure_callback(&job).await?;
         Ok(Disposition::Ack)
     }

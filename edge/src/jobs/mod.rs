@@ -99,10 +99,6 @@ pub struct JobSettings {
     /// `JOB_RETRY_DELAY_S`: the wait before a failed job's second run (doubling after), and
     /// before a failed callback's second delivery (4× after). Default 5.
     pub retry_delay_s: u32,
-    /// `JOBS_TEST_CRASH_CLIENT` (tests only): this client's jobs "crash" once after their
-    /// Bedrock call (before storing) and once after storing (before the callback), to prove
-    /// that redelivery neither loses nor duplicates a result.
-    pub test_crash_client: Option<String>,
 }
 
 impl JobSettings {
@@ -143,7 +139,6 @@ impl JobSettings {
             callback_secret,
             callback_allowed_hosts,
             retry_delay_s,
-            test_crash_client: get("JOBS_TEST_CRASH_CLIENT").map(|c| format!("cid:{}", c.trim())),
         })
     }
 

@@ -93,13 +93,20 @@ pub async fn update(
 
 /// The store and queue in memory, for native tests: the same contract as D1 and Queues.
 #[cfg(test)]
+#[cfg(test)]
 pub mod memory {
     use super::*;
-    use std::{cell::RefCell, rc::Rc};
+    use std::{
+        cell::{Cell, RefCell},
+        rc::Rc,
+    };
 
+    /// Jobs in memory; `fail_next_result` makes the next write of a finished job fail, as a
+    /// store that goes away between the Bedrock answer and its storing.
     #[derive(Clone, Default)]
     pub struct MemoryStore {
         jobs: Rc<RefCell<Vec<JobRecord>>>,
+        pub fail_next_result: Rc<Cell<bool>>,
     }
 
     impl MemoryStore {
@@ -158,6 +165,9 @@ pub mod memory {
 
         fn replace<'a>(&'a self, job: &'a JobRecord) -> LocalFuture<'a, Result<bool, StoreError>> {
             Box::pin(async move {
+                if job.status.is_final() && self.fail_next_result.take() {
+                    return Err(StoreError("store unavailable".into()));
+                }
                 let mut jobs = self.jobs.borrow_mut();
                 match jobs.iter_mut().find(|j| j.id == job.id) {
                     Some(stored) if stored.version.wrapping_add(1) == job.version => {

@@ -59,7 +59,7 @@ fn settings() -> Settings {
     }
 }
 
-fn world(replies: Vec<Reply>, crash_client: Option<&str>) -> World {
+fn world(replies: Vec<Reply>) -> World {
     let platform = ScriptedPlatform::new(replies);
     let store = MemoryStore::default();
     let queue = MemoryQueue::default();
@@ -70,7 +70,6 @@ fn world(replies: Vec<Reply>, crash_client: Option<&str>) -> World {
             callback_secret: Some(Secret::new(SECRET)),
             callback_allowed_hosts: vec!["hooks.example.com".into()],
             retry_delay_s: 2,
-            test_crash_client: crash_client.map(|c| format!("cid:{c}")),
         }),
     };
     World {
@@ -164,7 +163,7 @@ fn run(id: &str) -> JobMessage {
 
 #[tokio::test(start_paused = true)]
 async fn a_job_is_queued_run_once_and_read_by_its_owner_only() {
-    let w = world(vec![Reply::json(CONVERSE_OK)], None);
+    let w = world(vec![Reply::json(CONVERSE_OK)]);
     let response = w
         .edge
         .handle(request("POST", "/api/jobs", CLIENT, ask("Hi")))
@@ -232,7 +231,7 @@ async fn a_job_is_queued_run_once_and_read_by_its_owner_only() {
 
 #[tokio::test(start_paused = true)]
 async fn one_idempotency_key_is_one_job() {
-    let w = world(vec![], None);
+    let w = world(vec![]);
     let with_key = |body: Value| {
         let mut r = request("POST", "/api/jobs", CLIENT, body);
         r.headers
@@ -252,7 +251,7 @@ async fn one_idempotency_key_is_one_job() {
 
 #[tokio::test(start_paused = true)]
 async fn submissions_are_checked_before_anything_is_stored() {
-    let w = world(vec![], None);
+    let w = world(vec![]);
     for (body, client, status, fragment) in [
         (
             json!({"request": {"messages": []}}),
@@ -322,7 +321,7 @@ async fn submissions_are_checked_before_anything_is_stored() {
 #[tokio::test(start_paused = true)]
 async fn a_throttled_job_is_retried_later_and_then_succeeds() {
     let throttled = || Reply::error(429, "ThrottlingException", "Too many requests");
-    let w = world(vec![throttled(), Reply::json(CONVERSE_OK)], None);
+    let w = world(vec![throttled(), Reply::json(CONVERSE_OK)]);
     let id = w.submit(ask("Hi")).await;
     let first = w.deliver(Source::Jobs, &run(&id)).await;
     assert_eq!(first, Disposition::Retry { delay_s: 2 });
@@ -340,13 +339,10 @@ async fn a_throttled_job_is_retried_later_and_then_succeeds() {
 
 #[tokio::test(start_paused = true)]
 async fn a_job_bedrock_refuses_fails_at_once_and_a_dead_letter_fails_with_its_reason() {
-    let w = world(
-        vec![
-            Reply::error(400, "ValidationException", "bad"),
-            Reply::error(503, "ServiceUnavailableException", "down"),
-        ],
-        None,
-    );
+    let w = world(vec![
+        Reply::error(400, "ValidationException", "bad"),
+        Reply::error(503, "ServiceUnavailableException", "down"),
+    ]);
     let refused = w.submit(ask("Hi")).await;
     assert_eq!(
         w.deliver(Source::Jobs, &run(&refused)).await,
@@ -386,14 +382,11 @@ async fn a_job_bedrock_refuses_fails_at_once_and_a_dead_letter_fails_with_its_re
 
 #[tokio::test(start_paused = true)]
 async fn a_callback_is_signed_delivered_once_and_retried_with_backoff() {
-    let w = world(
-        vec![
-            Reply::json(CONVERSE_OK),
-            Reply::error(500, "Oops", "receiver down"),
-            Reply::json("{}"),
-        ],
-        None,
-    );
+    let w = world(vec![
+        Reply::json(CONVERSE_OK),
+        Reply::error(500, "Oops", "receiver down"),
+        Reply::json("{}"),
+    ]);
     let mut submission = ask("Hi");
     submission["callback_url"] = json!("https://hooks.example.com/done");
     let id = w.submit(submission).await;
@@ -447,59 +440,66 @@ async fn a_callback_is_signed_delivered_once_and_retried_with_backoff() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_crash_after_bedrock_or_after_storing_never_duplicates_the_result() {
-    let w = world(
-        vec![
-            Reply::json(CONVERSE_OK),
-            Reply::json(CONVERSE_OK),
-            Reply::json("{}"),
-        ],
-        Some(CLIENT),
-    );
+async fn a_store_or_queue_failure_mid_job_never_loses_nor_duplicates_the_result() {
+    let w = world(vec![
+        Reply::json(CONVERSE_OK),
+        Reply::json(CONVERSE_OK),
+        Reply::json("{}"),
+    ]);
     let mut submission = ask("Hi");
     submission["callback_url"] = json!("https://hooks.example.com/done");
     let id = w.submit(submission).await;
     w.queue.take();
-    // Attempt 1 dies after Bedrock answered, before storing: nothing is stored.
+    // Run 1: Bedrock answered, then the store failed the result's write: nothing is stored
+    // and the message is not acknowledged.
+    w.store.fail_next_result.set(true);
     assert_eq!(
         w.deliver(Source::Jobs, &run(&id)).await,
-        Disposition::Retry { delay_s: 0 }
+        Disposition::Retry { delay_s: 2 }
     );
     assert_eq!(w.get(&id).await["status"], "running");
-    // Attempt 2 stores the result, then dies before queueing the callback.
+    // Run 2 stores the result, then the queue fails the callback's message.
+    *w.queue.fail.borrow_mut() = true;
     assert_eq!(
         w.deliver(Source::Jobs, &run(&id)).await,
-        Disposition::Retry { delay_s: 0 }
+        Disposition::Retry { delay_s: 2 }
     );
+    *w.queue.fail.borrow_mut() = false;
     let stored = w.get(&id).await;
     assert_eq!(stored["status"], "succeeded");
+    assert_eq!(stored["result"]["text"], "Hello there");
     assert!(w.queue.take().is_empty());
-    // Attempt 3 finds it done: no Bedrock call, the callback is queued.
+    // Run 3 finds it done: no Bedrock call, the callback is queued, then delivered once.
     assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
     assert_eq!(w.upstream_calls("/converse"), 2);
     assert_eq!(w.get(&id).await["result"], stored["result"]);
-    assert_eq!(
-        w.queue.take(),
-        vec![(JobMessage::Callback { job: id.clone() }, 0)]
-    );
+    let callback = JobMessage::Callback { job: id.clone() };
+    assert_eq!(w.queue.take(), vec![(callback.clone(), 0)]);
     let record = w.store.get(&id).await.unwrap().unwrap();
     assert_eq!(
         (record.attempts, record.callback_state),
         (2, Some(CallbackState::Pending))
     );
+    assert_eq!(w.deliver(Source::Jobs, &callback).await, Disposition::Ack);
+    let posts: Vec<_> = w
+        .platform
+        .requests()
+        .into_iter()
+        .filter(|r| r.url == "https://hooks.example.com/done")
+        .collect();
+    assert_eq!(posts.len(), 1, "one callback delivered");
+    let record = w.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(record.callback_state, Some(CallbackState::Delivered));
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_async_invoke_route_starts_and_polls_a_bedrock_invocation() {
     let arn = "arn:aws:bedrock:us-east-1:123456789012:async-invoke/abc123def456";
-    let w = world(
-        vec![
-            Reply::json(&json!({"invocationArn": arn}).to_string()),
-            Reply::json(&json!({"invocationArn": arn, "status": "InProgress"}).to_string()),
-            Reply::json(&json!({"invocationArn": arn, "status": "Completed"}).to_string()),
-        ],
-        None,
-    );
+    let w = world(vec![
+        Reply::json(&json!({"invocationArn": arn}).to_string()),
+        Reply::json(&json!({"invocationArn": arn, "status": "InProgress"}).to_string()),
+        Reply::json(&json!({"invocationArn": arn, "status": "Completed"}).to_string()),
+    ]);
     let id = w
         .submit(json!({"route": "video", "model_input": {"taskType": "TEXT_VIDEO"}}))
         .await;

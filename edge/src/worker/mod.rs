@@ -19,7 +19,7 @@ use worker::{event, Context, Env, Headers, MessageBatch, Method, Request, Respon
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    if request.path() == crate::http::widget::FRAME_PATH {
+    if request.path() == shared::widget::FRAME_PATH {
         return widget_frame(&request, &env).await;
     }
     if !request.path().starts_with("/api/") {

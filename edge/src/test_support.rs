@@ -224,6 +224,16 @@ pub fn widget_config(widget_keys: &str) -> Result<Config, ConfigError> {
     ))
 }
 
+/// [`widget_config`] with one key, `pk_shop_1234`, for `https://shop.example.com` and the
+/// local example page: `classify` only, per-visitor class `visitor`, per-key class `site`.
+pub fn shop_widget_config() -> Config {
+    widget_config(
+        r#"{"pk_shop_1234":{"origins":["https://shop.example.com","http://127.0.0.1:8789"],
+            "routes":["classify"],"rate_limit":"visitor","key_rate_limit":"site"}}"#,
+    )
+    .unwrap()
+}
+
 /// Header pairs from string literals.
 pub fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
     pairs

@@ -17,6 +17,7 @@ use crate::{
         AsyncInvoke, Timeouts,
     },
     http::{ApiBody, ApiRequest, ApiResponse, Edge},
+    platform::UpstreamRequest,
     test_support::{one_call_config, Reply, ScriptedPlatform, START_MS},
 };
 use serde_json::{json, Value};
@@ -142,6 +143,15 @@ impl World {
         consumer
             .handle(source, &serde_json::to_string(message).unwrap())
             .await
+    }
+
+    /// The callback deliveries posted so far.
+    fn callback_posts(&self) -> Vec<UpstreamRequest> {
+        self.platform
+            .requests()
+            .into_iter()
+            .filter(|r| r.url == "https://hooks.example.com/done")
+            .collect()
     }
 
     fn upstream_calls(&self, fragment: &str) -> usize {
@@ -409,12 +419,7 @@ async fn a_callback_is_signed_delivered_once_and_retried_with_backoff() {
     assert_eq!(w.deliver(Source::Jobs, &callback).await, Disposition::Ack);
     assert!(w.queue.take().is_empty());
 
-    let posts: Vec<_> = w
-        .platform
-        .requests()
-        .into_iter()
-        .filter(|r| r.url == "https://hooks.example.com/done")
-        .collect();
+    let posts = w.callback_posts();
     assert_eq!(posts.len(), 2);
     let post = &posts[1];
     let header = |name: &str| {
@@ -481,12 +486,7 @@ async fn a_store_or_queue_failure_mid_job_never_loses_nor_duplicates_the_result(
         (2, Some(CallbackState::Pending))
     );
     assert_eq!(w.deliver(Source::Jobs, &callback).await, Disposition::Ack);
-    let posts: Vec<_> = w
-        .platform
-        .requests()
-        .into_iter()
-        .filter(|r| r.url == "https://hooks.example.com/done")
-        .collect();
+    let posts = w.callback_posts();
     assert_eq!(posts.len(), 1, "one callback delivered");
     let record = w.store.get(&id).await.unwrap().unwrap();
     assert_eq!(record.callback_state, Some(CallbackState::Delivered));

@@ -7,6 +7,8 @@ pub mod circuit;
 pub mod classifier;
 pub mod health;
 pub mod pipeline;
+pub mod plan;
 pub mod rate_limit;
 pub mod request_log;
 pub mod retry;
+pub mod run;

@@ -1,6 +1,6 @@
-//! The answer pipeline, with routing and resilience: a [`Plan`] (the route, chosen by content
+//! The answer pipeline, with routing and resilience: a plan (the route, chosen by content
 //! for `auto`; its chain ordered by live health, open circuits left out) made before the first
-//! byte, then attempts along the chain through [`call::open`]: retries with backoff on the
+//! byte ([`super::plan`]), then attempts along the chain ([`super::run`]): retries with backoff on the
 //! same target, fallback down the chain, the route's last resort when every target is down.
 //! Streams (`chat_stream`, `invoke_stream`) re-send the answer as [`StreamEvent`]s as it
 //! arrives; whole answers (`chat_once`, `invoke_once`) go through the same steps.
@@ -12,35 +12,22 @@
 
 use crate::{
     bedrock::{
-        call::{self, UpstreamEvent},
         error::{BedrockError, BedrockErrorKind},
-        native::NativeFormat,
-        operation::{NativeBody, Operation},
-        send::CallOptions,
+        operation::NativeBody,
     },
-    config::{
-        limits::{DEFAULT_MAX_TOKENS, MAX_TOKENS},
-        policy::{RetryPolicy, Tier},
-        settings::Settings,
-        Config, LastResort, Resolved, Target, Timeouts,
-    },
-    platform::{
-        health::{HealthQuery, HealthRecord, HealthReport, Outcome},
-        Platform,
-    },
+    config::{policy::Tier, settings::Settings, Config, Resolved},
+    platform::Platform,
     routing::{
-        circuit::counts_against_target,
         classifier::classify,
-        health,
-        request_log::{LogLine, RequestLog},
-        retry::{next_step, Deadline, Failure, Next},
+        plan::{chat_candidates, invoke_candidates, plan, Candidate},
+        request_log::LogLine,
+        retry::Next,
+        run::{AttemptOutcome, Run, Step},
     },
 };
 use async_stream::stream;
 use futures::{Stream, StreamExt};
-use shared::{
-    ChatRequest, ChatResponse, Delta, Done, Fallback, Meta, StreamError, StreamEvent, Usage,
-};
+use shared::{ChatRequest, ChatResponse, Done, Meta, StreamEvent};
 use std::{pin::pin, rc::Rc};
 
 /// What every answer needs to know about its request.
@@ -230,121 +217,6 @@ fn log_line(context: &RequestContext, path: String, choice: &Choice, stream: boo
     }
 }
 
-/// One target of a chain and the call it gets.
-struct Candidate {
-    target: Target,
-    operation: Operation,
-}
-
-/// The chat request as `target` gets it: `max_tokens` within the target's cap, the target's
-/// temperature when the request sets none.
-fn for_target(request: &ChatRequest, target: &Target) -> ChatRequest {
-    let cap = target.max_tokens.unwrap_or(MAX_TOKENS).min(MAX_TOKENS);
-    ChatRequest {
-        max_tokens: Some(request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS).min(cap)),
-        temperature: request.temperature.or(target.temperature),
-        ..request.clone()
-    }
-}
-
-fn chat_candidates(
-    settings: &Settings,
-    route: &str,
-    request: &ChatRequest,
-    stream: bool,
-) -> Vec<Candidate> {
-    let Some(route) = settings.config.routes.get(route) else {
-        return Vec::new();
-    };
-    route
-        .targets
-        .iter()
-        .map(|target| {
-            let request = for_target(request, target);
-            Candidate {
-                target: target.clone(),
-                operation: if stream {
-                    Operation::ConverseStream(request)
-                } else {
-                    Operation::Converse(request)
-                },
-            }
-        })
-        .collect()
-}
-
-/// The targets of `route` that take `raw_body` in the primary's native format, each with the
-/// body as checked for its model. The app checked it against the primary already.
-fn invoke_candidates(
-    settings: &Settings,
-    route: &str,
-    raw_body: &[u8],
-    stream: bool,
-) -> Vec<Candidate> {
-    let Some(route) = settings.config.routes.get(route) else {
-        return Vec::new();
-    };
-    let mut format: Option<NativeFormat> = None;
-    let mut candidates = Vec::new();
-    for target in &route.targets {
-        let Ok((body, target_format)) = crate::bedrock::native::prepare(&target.model, raw_body)
-        else {
-            continue;
-        };
-        if *format.get_or_insert(target_format) != target_format {
-            continue;
-        }
-        candidates.push(Candidate {
-            target: target.clone(),
-            operation: if stream {
-                Operation::InvokeStream {
-                    body,
-                    format: target_format,
-                }
-            } else {
-                Operation::Invoke {
-                    body,
-                    format: target_format,
-                }
-            },
-        });
-    }
-    candidates
-}
-
-/// What the pipeline produces: the client's events, plus what whole answers need.
-enum Step {
-    Meta(Meta),
-    Fallback(Fallback),
-    Delta(String),
-    Native(NativeBody),
-    Done {
-        done: Done,
-        upstream_ms: u64,
-    },
-    Failed {
-        error: BedrockError,
-        upstream_ms: u64,
-    },
-}
-
-impl Step {
-    fn into_event(self) -> Option<StreamEvent> {
-        Some(match self {
-            Self::Meta(meta) => StreamEvent::Meta(meta),
-            Self::Fallback(fallback) => StreamEvent::Fallback(fallback),
-            Self::Delta(text) => StreamEvent::Delta(Delta { text }),
-            Self::Native(_) => return None,
-            Self::Done { done, .. } => StreamEvent::Done(done),
-            Self::Failed { error, .. } => StreamEvent::Error(StreamError {
-                code: error.code(),
-                message: error.client_message(),
-                retryable: error.retryable(),
-            }),
-        })
-    }
-}
-
 /// A whole answer, collected from the steps.
 struct Collected {
     model: String,
@@ -389,106 +261,9 @@ async fn collect(steps: impl Stream<Item = Step>) -> Collected {
     whole
 }
 
-/// The chain in the order to try, decided before the first byte.
-struct Plan {
-    candidates: Vec<Candidate>,
-    /// Keys left out because their circuit is open.
-    skipped: Vec<String>,
-    /// Why the order differs from the configured one, if it does.
-    reason: Option<String>,
-}
-
-/// Orders `candidates` by the shared health (one round trip), leaving out open circuits.
-async fn plan<P: Platform>(platform: &P, config: &Config, candidates: Vec<Candidate>) -> Plan {
-    let targets: Vec<Target> = candidates.iter().map(|c| c.target.clone()).collect();
-    let views = platform
-        .health_load(HealthQuery {
-            keys: targets.iter().map(Target::key).collect(),
-            circuit: config.circuit,
-            claim_probes: true,
-        })
-        .await;
-    let ordered = health::order(&targets, &views, &config.routing);
-    let mut notes = Vec::new();
-    if !ordered.skipped.is_empty() {
-        notes.push(format!("circuit open: {}", ordered.skipped.join(", ")));
-    }
-    let reordered = ordered
-        .targets
-        .iter()
-        .enumerate()
-        .any(|(i, p)| p.index != i);
-    if reordered && ordered.skipped.is_empty() {
-        notes.push("equivalent targets ordered by live latency and errors".into());
-    }
-    let probes: Vec<&str> = ordered
-        .targets
-        .iter()
-        .filter(|p| p.probe)
-        .map(|p| p.key.as_str())
-        .collect();
-    if !probes.is_empty() {
-        notes.push(format!("half-open probe: {}", probes.join(", ")));
-    }
-    let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
-    Plan {
-        candidates: ordered
-            .targets
-            .iter()
-            .filter_map(|p| slots.get_mut(p.index).and_then(Option::take))
-            .collect(),
-        skipped: ordered.skipped,
-        reason: (!notes.is_empty()).then(|| notes.join("; ")),
-    }
-}
-
-/// Collects the outcomes of one request and hands them to the platform once, when dropped
-/// (whatever way the request ends, a client going away included).
-struct Reports<P: Platform> {
-    platform: P,
-    record: HealthRecord,
-}
-
-impl<P: Platform> Reports<P> {
-    fn new(platform: P, config: &Config) -> Self {
-        Self {
-            platform,
-            record: HealthRecord {
-                reports: Vec::new(),
-                circuit: config.circuit,
-                ewma_alpha: config.routing.ewma_alpha,
-            },
-        }
-    }
-
-    fn add(&mut self, target: &Target, outcome: Outcome) {
-        self.record.reports.push(HealthReport {
-            key: target.key(),
-            outcome,
-        });
-    }
-}
-
-impl<P: Platform> Drop for Reports<P> {
-    fn drop(&mut self) {
-        if !self.record.reports.is_empty() {
-            let record = HealthRecord {
-                reports: std::mem::take(&mut self.record.reports),
-                ..self.record.clone()
-            };
-            self.platform.health_record(record);
-        }
-    }
-}
-
-/// A short, safe reason for a `fallback` event: the error's kind (`throttling`,
-/// `first_byte_timeout`, ...).
-fn fallback_reason(error: &BedrockError) -> String {
-    error.kind.as_str().to_owned()
-}
-
-/// The pipeline: plan, `meta`, attempts along the chain, then exactly one of `Done` and
-/// `Failed`; `Native` before `Done` for InvokeModel.
+/// The pipeline: the plan, `meta`, then the decision loop along the chain (retry, next
+/// target, stop), then the last resort or the error when no target answered. The loop only
+/// decides and forwards: [`Run`] makes the attempts and keeps the log and health reports.
 fn run<P: Platform>(
     platform: P,
     settings: Rc<Settings>,
@@ -498,39 +273,29 @@ fn run<P: Platform>(
     line: LogLine,
 ) -> impl Stream<Item = Step> {
     stream! {
-        let started_ms = context.started_ms;
-        let mut log = RequestLog::new(platform.clone(), line, started_ms);
-        let config = &settings.config;
-        let Some(route) = config.routes.get(&choice.route) else {
-            let error = BedrockError::new(
-                BedrockErrorKind::EdgeMisconfigured,
-                format!("no route named {:?}", choice.route),
-            );
-            fail(&mut log, &error);
-            yield Step::Failed { error, upstream_ms: 0 };
-            return;
+        let trace = context.trace.clone();
+        let run = Run::new(platform, Rc::clone(&settings), trace, context.started_ms, &choice.route, line);
+        let mut run = match run {
+            Ok(run) => run,
+            Err(failed) => {
+                yield failed;
+                return;
+            }
         };
         let Some(configured_first) = candidates.first().map(|c| c.target.clone()) else {
             let error = BedrockError::new(
                 BedrockErrorKind::Validation,
                 "no target of the route takes this body",
             );
-            fail(&mut log, &error);
-            yield Step::Failed { error, upstream_ms: 0 };
+            yield run.refuse(error);
             return;
         };
-        let retry: RetryPolicy = route.retry;
-        let timeouts: Timeouts = route.timeouts;
-        let last_resort: Option<LastResort> = route.last_resort.clone();
-        let mut reports = Reports::new(platform.clone(), config);
-        let plan = plan(&platform, config, candidates).await;
-        log.line.circuit_open = plan.skipped.clone();
+        let plan = plan(run.platform(), &settings.config, candidates).await;
         let first = plan
             .candidates
             .first()
             .map_or(configured_first, |c| c.target.clone());
-        log.line.model = Some(first.model.clone());
-        log.line.region = Some(first.region.clone());
+        run.begin(&first, plan.skipped.clone());
         let reason = match (&choice.reason, &plan.reason) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.clone().or_else(|| b.clone()),
@@ -542,211 +307,35 @@ fn run<P: Platform>(
             region: first.region.clone(),
             reason,
         });
-
-        let deadline = Deadline::new(started_ms, &retry);
-        let mut upstream_ms = 0u64;
-        let mut last_error: Option<BedrockError> = None;
-        let mut previous = first.key();
-        let mut why = "circuit open".to_owned();
         let mut stopped = false;
         'chain: for (position, candidate) in plan.candidates.iter().enumerate() {
-            let target = &candidate.target;
-            if position > 0 {
-                log.line.fallbacks += 1;
-                log.line.model = Some(target.model.clone());
-                log.line.region = Some(target.region.clone());
-                yield Step::Fallback(Fallback {
-                    from: previous.clone(),
-                    to: target.key(),
-                    reason: why.clone(),
-                    model: target.model.clone(),
-                    region: target.region.clone(),
-                });
+            if let Some(fallback) = run.start_target(position, &candidate.target) {
+                yield Step::Fallback(fallback);
             }
-            previous = target.key();
-            log.line.targets_tried.push(target.key());
-            let mut attempts = 0u32;
             loop {
-                let remaining = deadline.remaining(platform.now_ms());
-                if remaining == 0 {
-                    last_error = Some(BedrockError::new(
-                        BedrockErrorKind::FirstByteTimeout,
-                        format!("no answer started within the {} ms deadline", retry.deadline_ms),
-                    ));
-                    break 'chain;
-                }
-                attempts += 1;
-                log.line.attempts += 1;
-                let call = CallOptions {
-                    timeouts: Timeouts {
-                        first_byte_ms: timeouts.first_byte_ms.min(remaining),
-                        idle_ms: timeouts.idle_ms,
+                match run.attempt(candidate).await {
+                    AttemptOutcome::Answered(mut answer) => {
+                        while let Some(step) = run.forward(&mut answer).await {
+                            yield step;
+                        }
+                        return;
+                    }
+                    AttemptOutcome::OutOfTime => break 'chain,
+                    AttemptOutcome::FailedBeforeFirstByte(error) => match run.after_failure(error) {
+                        Next::Retry { delay_ms } => run.platform().sleep(delay_ms).await,
+                        Next::NextTarget => continue 'chain,
+                        Next::Stop => {
+                            stopped = true;
+                            break 'chain;
+                        }
                     },
-                    trace: &context.trace,
-                };
-                let sent_ms = platform.now_ms();
-                let mut answered = None;
-                let opened = call::open(
-                    &platform,
-                    &settings,
-                    target,
-                    &candidate.operation,
-                    &call,
-                    &mut answered,
-                )
-                .await;
-                if let Some(answered) = answered.take() {
-                    log.line.upstream_status = Some(answered.status);
-                    log.line.upstream_request_id = answered.request_id;
-                }
-                let error = match opened {
-                    Err(error) => error,
-                    Ok(mut events) => {
-                        let mut stop_reason = String::new();
-                        let mut usage = Usage::default();
-                        let mut first_token_ms: Option<u64> = None;
-                        let mut failure: Option<BedrockError> = None;
-                        while let Some(event) = events.next().await {
-                            match event {
-                                UpstreamEvent::Text(text) => {
-                                    if first_token_ms.is_none() {
-                                        // The answer has started: no retry or fallback now.
-                                        let now = platform.now_ms();
-                                        first_token_ms = Some(now.saturating_sub(started_ms));
-                                        let ttft = now.saturating_sub(sent_ms);
-                                        reports.add(target, Outcome::Success { ttft_ms: Some(ttft) });
-                                    }
-                                    yield Step::Delta(text);
-                                }
-                                UpstreamEvent::Stop { reason } => stop_reason = reason,
-                                UpstreamEvent::Usage { input, output } => {
-                                    usage = Usage { input_tokens: input, output_tokens: output };
-                                }
-                                UpstreamEvent::Error(error) => {
-                                    failure = Some(error);
-                                    break;
-                                }
-                            }
-                        }
-                        let spent = platform.now_ms().saturating_sub(sent_ms);
-                        log.line.first_token_ms = first_token_ms;
-                        match failure {
-                            None => {
-                                upstream_ms += spent;
-                                log.line.upstream_ms = Some(upstream_ms);
-                                if first_token_ms.is_none() {
-                                    reports.add(target, Outcome::Success { ttft_ms: None });
-                                }
-                                if let Some(native) = events.take_native() {
-                                    yield Step::Native(native);
-                                }
-                                record_usage(&mut log.line, usage);
-                                log.write("ok");
-                                yield Step::Done {
-                                    done: Done {
-                                        stop_reason,
-                                        usage,
-                                        latency_ms: log.line.latency_ms,
-                                        first_token_ms,
-                                        last_resort: None,
-                                    },
-                                    upstream_ms,
-                                };
-                                return;
-                            }
-                            Some(error) if first_token_ms.is_some() => {
-                                upstream_ms += spent;
-                                log.line.upstream_ms = Some(upstream_ms);
-                                if counts_against_target(error.kind) {
-                                    reports.add(target, Outcome::Failure);
-                                }
-                                fail(&mut log, &error);
-                                yield Step::Failed { error, upstream_ms };
-                                return;
-                            }
-                            Some(error) => error,
-                        }
-                    }
-                };
-                let now = platform.now_ms();
-                upstream_ms += now.saturating_sub(sent_ms);
-                if counts_against_target(error.kind) {
-                    reports.add(target, Outcome::Failure);
-                }
-                let failure = Failure::of(&error);
-                let next = next_step(&retry, failure, attempts, now, deadline, platform.random_u64());
-                why = fallback_reason(&error);
-                last_error = Some(error);
-                match next {
-                    Next::Retry { delay_ms } => platform.sleep(delay_ms).await,
-                    Next::NextTarget => continue 'chain,
-                    Next::Stop => {
-                        stopped = true;
-                        break 'chain;
-                    }
                 }
             }
         }
-
-        // Every target failed, was skipped, or the error is final.
-        log.line.upstream_ms = Some(upstream_ms);
-        if !stopped {
-            if let Some(last_resort) = &last_resort {
-                log.line.fallbacks += 1;
-                log.line.last_resort = Some(last_resort.kind());
-                if let Some(error) = &last_error {
-                    record_error(&mut log.line, error);
-                }
-                yield Step::Fallback(Fallback {
-                    from: previous.clone(),
-                    to: "last_resort".into(),
-                    reason: why.clone(),
-                    model: String::new(),
-                    region: String::new(),
-                });
-                yield Step::Delta(last_resort.text().to_owned());
-                log.write("last_resort");
-                yield Step::Done {
-                    done: Done {
-                        stop_reason: "last_resort".into(),
-                        usage: Usage::default(),
-                        latency_ms: log.line.latency_ms,
-                        first_token_ms: None,
-                        last_resort: Some(last_resort.kind().into()),
-                    },
-                    upstream_ms,
-                };
-                return;
-            }
+        for step in run.give_up(stopped) {
+            yield step;
         }
-        let error = last_error.unwrap_or_else(|| {
-            BedrockError::new(
-                BedrockErrorKind::ServiceUnavailable,
-                "every target's circuit is open",
-            )
-        });
-        fail(&mut log, &error);
-        yield Step::Failed { error, upstream_ms };
     }
-}
-
-fn record_usage(line: &mut LogLine, usage: Usage) {
-    line.input_tokens = Some(usage.input_tokens);
-    line.output_tokens = Some(usage.output_tokens);
-}
-
-fn record_error(line: &mut LogLine, error: &BedrockError) {
-    line.error = Some(error.kind.as_str().to_owned());
-    line.set_detail(error.loggable_message());
-}
-
-/// Logs the failure (the whole answer's status is the error's).
-fn fail<P: Platform>(log: &mut RequestLog<P>, error: &BedrockError) {
-    record_error(&mut log.line, error);
-    if log.line.stream == Some(false) {
-        log.line.status = Some(error.http_status());
-    }
-    log.write("error");
 }
 
 #[cfg(test)]

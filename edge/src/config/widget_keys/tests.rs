@@ -1,15 +1,7 @@
 use super::*;
-use crate::test_support::widget_config as config_with;
+use crate::test_support::{shop_widget_config as config, widget_config as config_with};
 
 const SITE: &str = "https://shop.example.com";
-
-fn config() -> Config {
-    config_with(&format!(
-        r#"{{"pk_shop_1234":{{"origins":["{SITE}","http://127.0.0.1:8789"],"routes":["classify"],
-            "rate_limit":"visitor","key_rate_limit":"site"}}}}"#
-    ))
-    .unwrap()
-}
 
 #[test]
 fn keys_parse_into_origins_routes_and_classes() {

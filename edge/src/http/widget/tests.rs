@@ -1,16 +1,8 @@
 use super::*;
-use crate::test_support::{headers, widget_config as config_with};
+use crate::test_support::{headers, shop_widget_config as config};
 
 const SITE: &str = "https://shop.example.com";
 const EDGE: &str = "https://chat.example.com";
-
-fn config() -> Config {
-    config_with(&format!(
-        r#"{{"pk_shop_1234":{{"origins":["{SITE}","http://127.0.0.1:8789"],"routes":["classify"],
-            "rate_limit":"visitor","key_rate_limit":"site"}}}}"#
-    ))
-    .unwrap()
-}
 
 #[test]
 fn same_origin_requests_without_a_key_are_direct() {

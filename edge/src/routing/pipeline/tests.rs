@@ -8,7 +8,7 @@ use crate::{
     test_support::{body, channel_body, one_call_config, End, Reply, ScriptedPlatform, START_MS},
 };
 use futures::StreamExt;
-use shared::{ChatMessage, ErrorCode};
+use shared::{ChatMessage, Delta, ErrorCode, StreamError, Usage};
 
 const SONNET: &str = "us.anthropic.claude-sonnet-4-20250514-v1:0";
 const FIRST_BYTE_MS: u64 = 1_000;

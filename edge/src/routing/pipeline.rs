@@ -339,4 +339,6 @@ fn run<P: Platform>(
 }
 
 #[cfg(test)]
+mod chain_tests;
+#[cfg(test)]
 mod tests;

@@ -1,5 +1,6 @@
 //! The chat controller: sends turns, streams answers into messages, and implements Stop,
-//! Regenerate, Retry and Edit. Views hold a clone and call its methods.
+//! Regenerate, Retry and Edit. Views hold a clone: they read its state through read-only
+//! signals and change it only through its methods.
 
 use crate::{
     api::{self, ChatError},
@@ -17,14 +18,14 @@ pub struct Chat {
     api_base: Arc<str>,
     /// Sent with every request besides the usual ones (a widget's key).
     headers: Arc<[(String, String)]>,
-    pub messages: ArcRwSignal<Vec<Message>>,
+    messages: ArcRwSignal<Vec<Message>>,
     /// Route for the next request; `None` lets the edge choose its default.
-    pub route: ArcRwSignal<Option<String>>,
-    pub streaming: ArcRwSignal<bool>,
+    route: ArcRwSignal<Option<String>>,
+    streaming: ArcRwSignal<bool>,
     /// Send the next turn as a background job (`POST /api/jobs`) instead of a stream.
-    pub background: ArcRwSignal<bool>,
+    background: ArcRwSignal<bool>,
     /// The status of the last background job, for the composer.
-    pub job_status: ArcRwSignal<Option<JobStatus>>,
+    job_status: ArcRwSignal<Option<JobStatus>>,
     /// The answer in flight and its controller.
     abort: StoredValue<Option<(u64, AbortController)>, LocalStorage>,
     on_change: Option<Callback<Vec<StoredMessage>>>,
@@ -48,6 +49,37 @@ impl Chat {
             abort: StoredValue::new_local(None),
             on_change,
         }
+    }
+
+    pub fn messages(&self) -> ArcReadSignal<Vec<Message>> {
+        self.messages.read_only()
+    }
+
+    pub fn route(&self) -> ArcReadSignal<Option<String>> {
+        self.route.read_only()
+    }
+
+    /// Whether an answer is in flight.
+    pub fn streaming(&self) -> ArcReadSignal<bool> {
+        self.streaming.read_only()
+    }
+
+    pub fn background(&self) -> ArcReadSignal<bool> {
+        self.background.read_only()
+    }
+
+    pub fn job_status(&self) -> ArcReadSignal<Option<JobStatus>> {
+        self.job_status.read_only()
+    }
+
+    /// Chooses the route of the next request; `None` for the edge's default.
+    pub fn set_route(&self, route: Option<String>) {
+        self.route.set(route);
+    }
+
+    /// Sends the next turns as background jobs (`true`) or as streams.
+    pub fn set_background(&self, background: bool) {
+        self.background.set(background);
     }
 
     /// Background jobs belong to the main client: a widget (which sends its key in extra
@@ -103,9 +135,7 @@ impl Chat {
         };
         controller.abort();
         if let Some(answer) = self.messages.with_untracked(|m| m.last().cloned()) {
-            if answer.is_streaming() {
-                answer.status.set(Status::Stopped);
-            }
+            answer.end(Status::Stopped);
         }
         self.streaming.set(false);
         self.save();
@@ -134,7 +164,7 @@ impl Chat {
             messages: self.messages.with_untracked(|messages| {
                 let texts: Vec<(Role, String)> = messages
                     .iter()
-                    .map(|m| (m.role, m.text.get_untracked()))
+                    .map(|m| (m.role, m.text().get_untracked()))
                     .collect();
                 history(texts.iter().map(|(role, text)| (*role, text.as_str())))
             }),
@@ -145,7 +175,7 @@ impl Chat {
         self.messages
             .update(|messages| messages.push(answer.clone()));
         let Ok(controller) = AbortController::new() else {
-            answer.status.set(Status::Failed(browser_too_old()));
+            answer.end(Status::Failed(browser_too_old()));
             return self.save();
         };
         let signal = controller.signal();
@@ -179,13 +209,11 @@ impl Chat {
     }
 
     fn finish(&self, answer: &Message, result: Result<(), ChatError>) {
-        if answer.is_streaming() {
-            answer.status.set(match result {
-                Ok(()) => Status::Done,
-                Err(ChatError::Aborted) => Status::Stopped,
-                Err(ChatError::Failed(failure)) => Status::Failed(failure),
-            });
-        }
+        answer.end(match result {
+            Ok(()) => Status::Done,
+            Err(ChatError::Aborted) => Status::Stopped,
+            Err(ChatError::Failed(failure)) => Status::Failed(failure),
+        });
         // Stop (or a view that went away) may already have settled this answer.
         let current = self
             .abort

@@ -7,7 +7,6 @@ use crate::{
     state::{AnswerInfo, Failure, Message},
 };
 use gloo_net::http::{Request, RequestBuilder};
-use leptos::prelude::Set;
 use shared::{
     jobs::{JobAccepted, JobStatus, JobSubmission, JobView},
     ChatRequest, ChatResponse,
@@ -131,15 +130,15 @@ pub async fn run_job(
 
 /// Shows a finished job's answer in `answer`.
 pub fn show_result(answer: &Message, result: ChatResponse) {
-    answer.text.set(result.text);
-    answer.info.set(Some(AnswerInfo {
+    let info = AnswerInfo {
         route: result.route,
         model: result.model,
         region: result.region,
         usage: Some(result.usage),
         latency_ms: Some(result.latency_ms),
         ..AnswerInfo::default()
-    }));
+    };
+    answer.fill(result.text, info);
 }
 
 /// What the composer shows for a job's status.

@@ -55,14 +55,14 @@ pub struct StoredMessage {
     pub status: Status,
 }
 
-/// A message on screen. Clones share the same signals.
+/// A message on screen. Clones share the same signals; views get read-only ones.
 #[derive(Debug, Clone)]
 pub struct Message {
     pub id: u64,
     pub role: Role,
-    pub text: ArcRwSignal<String>,
-    pub info: ArcRwSignal<Option<AnswerInfo>>,
-    pub status: ArcRwSignal<Status>,
+    text: ArcRwSignal<String>,
+    info: ArcRwSignal<Option<AnswerInfo>>,
+    status: ArcRwSignal<Status>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -103,7 +103,32 @@ impl Message {
         }
     }
 
-    pub fn is_streaming(&self) -> bool {
+    pub fn text(&self) -> ArcReadSignal<String> {
+        self.text.read_only()
+    }
+
+    pub fn info(&self) -> ArcReadSignal<Option<AnswerInfo>> {
+        self.info.read_only()
+    }
+
+    pub fn status(&self) -> ArcReadSignal<Status> {
+        self.status.read_only()
+    }
+
+    /// Ends this answer with `status`, unless it has already ended.
+    pub fn end(&self, status: Status) {
+        if self.is_streaming() {
+            self.status.set(status);
+        }
+    }
+
+    /// Shows a whole answer at once (a background job's result).
+    pub fn fill(&self, text: String, info: AnswerInfo) {
+        self.text.set(text);
+        self.info.set(Some(info));
+    }
+
+    fn is_streaming(&self) -> bool {
         self.status
             .with_untracked(|status| *status == Status::Streaming)
     }

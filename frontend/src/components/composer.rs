@@ -30,10 +30,13 @@ pub fn Composer(chat: Chat) -> impl IntoView {
             }
         }
     };
-    let streaming = chat.streaming.clone();
-    let (background, job_status) = (chat.background.clone(), chat.job_status.clone());
-    let toggle = background.clone();
+    let (streaming, background, job_status) =
+        (chat.streaming(), chat.background(), chat.job_status());
     let jobs_available = chat.jobs_available();
+    let toggle = {
+        let chat = chat.clone();
+        move |event| chat.set_background(event_target_checked(&event))
+    };
     let stop = move |_| chat.stop();
     view! {
         <form
@@ -62,7 +65,7 @@ pub fn Composer(chat: Chat) -> impl IntoView {
                             type="checkbox"
                             data-testid="background-toggle"
                             prop:checked=move || background.get()
-                            on:change=move |event| toggle.set(event_target_checked(&event))
+                            on:change=toggle
                         />
                         "Background job"
                     </label>

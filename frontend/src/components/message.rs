@@ -16,7 +16,7 @@ pub fn MessageView(message: Message, chat: Chat) -> impl IntoView {
         Role::User => "user",
         Role::Assistant => "assistant",
     };
-    let status = message.status.clone();
+    let status = message.status();
     let streaming = move || status.with(|s| *s == Status::Streaming);
     let body = match message.role {
         Role::User => view! { <UserBody message chat /> }.into_any(),
@@ -40,7 +40,7 @@ pub fn MessageView(message: Message, chat: Chat) -> impl IntoView {
 fn UserBody(message: Message, chat: Chat) -> impl IntoView {
     let editing = RwSignal::new(false);
     let draft = RwSignal::new(String::new());
-    let text = message.text.clone();
+    let text = message.text();
     let start_edit = {
         let text = text.clone();
         move |_| {
@@ -108,9 +108,9 @@ fn UserBody(message: Message, chat: Chat) -> impl IntoView {
 #[component]
 fn AnswerBody(message: Message, chat: Chat) -> impl IntoView {
     let id = message.id;
-    let (info, status) = (message.info.clone(), message.status.clone());
+    let (info, status) = (message.info(), message.status());
     let waiting = {
-        let (text, status) = (message.text.clone(), status.clone());
+        let (text, status) = (message.text(), status.clone());
         move || status.with(|s| *s == Status::Streaming) && text.with(String::is_empty)
     };
     let fallbacks = {
@@ -156,10 +156,10 @@ fn AnswerBody(message: Message, chat: Chat) -> impl IntoView {
         }
     };
     let can_regenerate = {
-        let (chat, status) = (chat.clone(), status.clone());
+        let (chat, status, streaming) = (chat.clone(), status.clone(), chat.streaming());
         move || {
             chat.is_last(id)
-                && !chat.streaming.get()
+                && !streaming.get()
                 && !matches!(status.get(), Status::Failed(_) | Status::Streaming)
         }
     };
@@ -177,15 +177,15 @@ fn AnswerBody(message: Message, chat: Chat) -> impl IntoView {
                 <span class="typing" aria-hidden="true">"…"</span>
                 <span class="sr-only">"Waiting for the answer"</span>
             </Show>
-            <Markdown text=message.text.clone() />
+            <Markdown text=message.text() />
         </div>
         {outcome}
         <div class="message-actions">
             <span class="answer-stats" data-testid="answer-stats">{
-                let info = message.info.clone();
+                let info = message.info();
                 move || info.get().and_then(|i| stats_line(&i))
             }</span>
-            <CopyButton text=message.text.clone() />
+            <CopyButton text=message.text() />
             <Show when=can_regenerate.clone()>
                 <button type="button" data-testid="regenerate-button" on:click={
                     let chat = chat.clone();

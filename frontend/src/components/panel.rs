@@ -39,7 +39,7 @@ pub fn ChatPanel(
     on_dequeue: Option<Callback<()>>,
 ) -> impl IntoView {
     let chat = Chat::new(&api_base, headers, initial, on_change);
-    chat.route.set(route);
+    chat.set_route(route);
     if let (Some(queued), Some(on_dequeue)) = (queued, on_dequeue) {
         send_queued(&chat, queued, on_dequeue);
     }
@@ -52,14 +52,14 @@ pub fn ChatPanel(
         load_routes(api_base, routes.clone());
     }
     let on_select = Callback::new({
-        let route = chat.route.clone();
-        move |chosen| route.set(chosen)
+        let chat = chat.clone();
+        move |chosen| chat.set_route(chosen)
     });
     let log = NodeRef::<Div>::new();
-    let messages = chat.messages.clone();
+    let messages = chat.messages();
     Effect::new(move |_| {
         // Follow the newest text, unless the reader has scrolled up.
-        messages.with(|m| m.last().map(|last| last.text.track()));
+        messages.with(|m| m.last().map(|last| last.text().track()));
         if let Some(log) = log.get() {
             let distance = log.scroll_height() - log.scroll_top() - log.client_height();
             if distance < STICKY_SCROLL_PX {
@@ -77,15 +77,14 @@ pub fn ChatPanel(
         }
     });
     on_cleanup(move || escape.remove());
-    let (list, each_chat) = (chat.messages.clone(), chat.clone());
-    let empty = chat.messages.clone();
+    let (list, empty, each_chat) = (chat.messages(), chat.messages(), chat.clone());
     view! {
         <section class="chat-panel" aria-label="Chat">
             {route_picker
                 .then(|| {
                     view! {
                         <header class="chat-head">
-                            <RoutePicker routes selected=chat.route.clone() on_select />
+                            <RoutePicker routes selected=chat.route() on_select />
                         </header>
                     }
                 })}
@@ -107,9 +106,9 @@ pub fn ChatPanel(
 /// Sends the messages of `queued` one at a time, each once the previous answer has ended,
 /// and has `on_dequeue` take each off as it goes.
 fn send_queued(chat: &Chat, queued: Signal<Vec<String>>, on_dequeue: Callback<()>) {
-    let chat = chat.clone();
+    let (chat, streaming) = (chat.clone(), chat.streaming());
     Effect::new(move |_| {
-        if chat.streaming.get() {
+        if streaming.get() {
             return;
         }
         if let Some(text) = queued.with(|waiting| waiting.first().cloned()) {

@@ -1,9 +1,10 @@
-//! The answer pipeline, with routing and resilience: a plan (the route, chosen by content
+//! The answer pipeline, with routing and resilience: a [`plan`] (the route, chosen by content
 //! for `auto`; its chain ordered by live health, open circuits left out) made before the first
-//! byte ([`super::plan`]), then attempts along the chain ([`super::run`]): retries with backoff on the
-//! same target, fallback down the chain, the route's last resort when every target is down.
-//! Streams (`chat_stream`, `invoke_stream`) re-send the answer as [`StreamEvent`]s as it
-//! arrives; whole answers (`chat_once`, `invoke_once`) go through the same steps.
+//! byte, then the decision loop along the chain, whose steps a [`Run`] takes: attempts,
+//! retries with backoff on the same target, fallback down the chain, the route's last resort
+//! when every target is down. Streams (`chat_stream`, `invoke_stream`) re-send the answer as
+//! [`StreamEvent`]s as it arrives; whole answers (`chat_once`, `invoke_once`) go through the
+//! same steps.
 //!
 //! A stream is `meta`, any `fallback` events, `delta`s, then exactly one `done` or `error`.
 //! Retries and fallbacks happen only before the first `delta`: after it, a failure ends the

@@ -151,7 +151,7 @@ pub struct Run<P: Platform> {
     settings: Rc<Settings>,
     trace: Vec<(String, String)>,
     started_ms: u64,
-    pub log: RequestLog<P>,
+    log: RequestLog<P>,
     reports: Reports<P>,
     retry: RetryPolicy,
     timeouts: Timeouts,

@@ -1,10 +1,11 @@
 //! Error codes and the JSON error body (`{"error": {"code", "message"}}`) returned before a
 //! stream starts; the same codes appear in the SSE `error` event.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
-/// Machine-readable error category. Clients match on it; the message is for people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Machine-readable error category. Clients match on it; the message is for people. Written
+/// as its [`ErrorCode::as_str`] name (one table of names, not a second one from the derive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The body is not valid JSON or does not have the expected shape.
@@ -59,6 +60,12 @@ impl ErrorCode {
             Self::Internal => "internal",
             Self::Unknown => "unknown",
         }
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -127,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn as_str_is_the_serialised_name_of_every_code() {
+    fn every_code_is_read_and_written_by_its_one_name() {
         let mut names = VariantNames(&[]);
         assert!(ErrorCode::deserialize(&mut names).is_err());
         assert!(names.0.contains(&"unknown"), "{:?}", names.0);

@@ -26,7 +26,7 @@ use crate::{
     },
 };
 use shared::{Delta, Done, Fallback, Meta, StreamError, StreamEvent, Usage};
-use std::{collections::VecDeque, rc::Rc};
+use std::rc::Rc;
 
 /// What the pipeline produces: the client's events, plus what whole answers need.
 pub enum Step {
@@ -71,37 +71,61 @@ pub enum AttemptOutcome<P: Platform> {
     OutOfTime,
 }
 
-/// An answer that has started: the events read so far, then the rest of the stream.
+/// An answer that has started: its first text (read by the attempt), then the rest of the
+/// stream.
 pub struct Answer<P: Platform> {
     target: Target,
     events: UpstreamEvents<P>,
-    read: VecDeque<UpstreamEvent>,
     sent_ms: u64,
+    /// The first text, read by the attempt and not yet forwarded.
+    first_text: Option<String>,
     stop_reason: String,
     usage: Usage,
     /// Milliseconds from the request reaching the edge to the first text.
     first_token_ms: Option<u64>,
-    /// The steps left once the stream has ended (`Native` for InvokeModel, then `Done`).
-    tail: Option<VecDeque<Step>>,
+    /// Set once the stream has ended; `done` is the step still to hand out.
+    over: bool,
+    done: Option<Step>,
+}
+
+/// What reading an answer came to next.
+enum Read {
+    Text(String),
+    End,
+    Failed(BedrockError),
 }
 
 impl<P: Platform> Answer<P> {
-    fn new(
-        candidate: &Candidate,
-        events: UpstreamEvents<P>,
-        read: VecDeque<UpstreamEvent>,
-        sent_ms: u64,
-        first_token_ms: Option<u64>,
-    ) -> Self {
+    fn new(candidate: &Candidate, events: UpstreamEvents<P>, sent_ms: u64) -> Self {
         Self {
             target: candidate.target.clone(),
             events,
-            read,
             sent_ms,
+            first_text: None,
             stop_reason: String::new(),
             usage: Usage::default(),
-            first_token_ms,
-            tail: None,
+            first_token_ms: None,
+            over: false,
+            done: None,
+        }
+    }
+
+    /// The next text, the end, or the failure of the stream; its stop reason and usage are
+    /// kept as they pass.
+    async fn read(&mut self) -> Read {
+        loop {
+            match self.events.next().await {
+                Some(UpstreamEvent::Text(text)) => return Read::Text(text),
+                Some(UpstreamEvent::Stop { reason }) => self.stop_reason = reason,
+                Some(UpstreamEvent::Usage { input, output }) => {
+                    self.usage = Usage {
+                        input_tokens: input,
+                        output_tokens: output,
+                    };
+                }
+                Some(UpstreamEvent::Error(error)) => return Read::Failed(error),
+                None => return Read::End,
+            }
         }
     }
 }
@@ -280,35 +304,27 @@ impl<P: Platform> Run<P> {
             self.log.line.upstream_status = Some(answered.status);
             self.log.line.upstream_request_id = answered.request_id;
         }
-        let mut events = match opened {
+        let events = match opened {
             Ok(events) => events,
             Err(error) => return self.failed_before_first_byte(&candidate.target, sent_ms, error),
         };
-        let mut read = VecDeque::new();
-        while let Some(event) = events.next().await {
-            match event {
-                UpstreamEvent::Error(error) => {
-                    return self.failed_before_first_byte(&candidate.target, sent_ms, error);
-                }
-                UpstreamEvent::Text(_) => {
-                    // The answer has started: no retry or fallback now.
-                    let now = self.platform.now_ms();
-                    let ttft_ms = Some(now.saturating_sub(sent_ms));
-                    self.reports
-                        .add(&candidate.target, Outcome::Success { ttft_ms });
-                    read.push_back(event);
-                    let first_token_ms = Some(now.saturating_sub(self.started_ms));
-                    let answer = Answer::new(candidate, events, read, sent_ms, first_token_ms);
-                    return AttemptOutcome::Answered(Box::new(answer));
-                }
-                UpstreamEvent::Stop { .. } | UpstreamEvent::Usage { .. } => read.push_back(event),
+        let mut answer = Answer::new(candidate, events, sent_ms);
+        let ttft_ms = match answer.read().await {
+            Read::Failed(error) => {
+                return self.failed_before_first_byte(&candidate.target, sent_ms, error);
             }
-        }
+            Read::Text(text) => {
+                // The answer has started: no retry or fallback now.
+                let now = self.platform.now_ms();
+                answer.first_text = Some(text);
+                answer.first_token_ms = Some(now.saturating_sub(self.started_ms));
+                Some(now.saturating_sub(sent_ms))
+            }
+            Read::End => None,
+        };
         self.reports
-            .add(&candidate.target, Outcome::Success { ttft_ms: None });
-        AttemptOutcome::Answered(Box::new(Answer::new(
-            candidate, events, read, sent_ms, None,
-        )))
+            .add(&candidate.target, Outcome::Success { ttft_ms });
+        AttemptOutcome::Answered(Box::new(answer))
     }
 
     fn failed_before_first_byte(
@@ -345,60 +361,51 @@ impl<P: Platform> Run<P> {
     /// The next step of a started answer: its text, then `Done`, or `Failed` when it breaks
     /// off after the first byte. `None` once it has ended.
     pub async fn forward(&mut self, answer: &mut Answer<P>) -> Option<Step> {
-        if let Some(tail) = &mut answer.tail {
-            return tail.pop_front();
+        if answer.over {
+            return answer.done.take();
         }
-        loop {
-            let event = match answer.read.pop_front() {
-                Some(event) => Some(event),
-                None => answer.events.next().await,
-            };
-            match event {
-                Some(UpstreamEvent::Text(text)) => return Some(Step::Delta(text)),
-                Some(UpstreamEvent::Stop { reason }) => answer.stop_reason = reason,
-                Some(UpstreamEvent::Usage { input, output }) => {
-                    answer.usage = Usage {
-                        input_tokens: input,
-                        output_tokens: output,
-                    };
+        if let Some(text) = answer.first_text.take() {
+            return Some(Step::Delta(text));
+        }
+        match answer.read().await {
+            Read::Text(text) => Some(Step::Delta(text)),
+            Read::Failed(error) => {
+                self.end_call(answer);
+                if counts_against_target(error.kind) {
+                    self.reports.add(&answer.target, Outcome::Failure);
                 }
-                Some(UpstreamEvent::Error(error)) => {
-                    answer.tail = Some(VecDeque::new());
-                    self.end_call(answer);
-                    if counts_against_target(error.kind) {
-                        self.reports.add(&answer.target, Outcome::Failure);
+                Some(fail(&mut self.log, error, self.upstream_ms))
+            }
+            Read::End => {
+                self.end_call(answer);
+                self.log.line.input_tokens = Some(answer.usage.input_tokens);
+                self.log.line.output_tokens = Some(answer.usage.output_tokens);
+                self.log.write("ok");
+                let done = Step::Done {
+                    done: Done {
+                        stop_reason: std::mem::take(&mut answer.stop_reason),
+                        usage: answer.usage,
+                        latency_ms: self.log.line.latency_ms,
+                        first_token_ms: answer.first_token_ms,
+                        last_resort: None,
+                    },
+                    upstream_ms: self.upstream_ms,
+                };
+                // InvokeModel's own body comes before `Done`.
+                match answer.events.take_native() {
+                    Some(native) => {
+                        answer.done = Some(done);
+                        Some(Step::Native(native))
                     }
-                    return Some(fail(&mut self.log, error, self.upstream_ms));
-                }
-                None => {
-                    self.end_call(answer);
-                    let mut tail = VecDeque::new();
-                    if let Some(native) = answer.events.take_native() {
-                        tail.push_back(Step::Native(native));
-                    }
-                    self.log.line.input_tokens = Some(answer.usage.input_tokens);
-                    self.log.line.output_tokens = Some(answer.usage.output_tokens);
-                    self.log.write("ok");
-                    tail.push_back(Step::Done {
-                        done: Done {
-                            stop_reason: std::mem::take(&mut answer.stop_reason),
-                            usage: answer.usage,
-                            latency_ms: self.log.line.latency_ms,
-                            first_token_ms: answer.first_token_ms,
-                            last_resort: None,
-                        },
-                        upstream_ms: self.upstream_ms,
-                    });
-                    let first = tail.pop_front();
-                    answer.tail = Some(tail);
-                    return first;
+                    None => Some(done),
                 }
             }
         }
     }
 
-    /// Counts an answered call's time upstream, and its first token, in the log line.
-    fn end_call(&mut self, answer: &Answer<P>) {
+    /// Ends an answered call: its time upstream and its first token go in the log line.
+    fn end_call(&mut self, answer: &mut Answer<P>) {
+        answer.over = true;
         self.upstream_ms += self.platform.now_ms().saturating_sub(answer.sent_ms);
         self.log.line.upstream_ms = Some(self.upstream_ms);
         self.log.line.first_token_ms = answer.first_token_ms;

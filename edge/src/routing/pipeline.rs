@@ -316,9 +316,17 @@ fn run<P: Platform>(
             loop {
                 match run.attempt(candidate).await {
                     AttemptOutcome::Answered(mut answer) => {
-                        while let Some(step) = run.forward(&mut answer).await {
-                            yield step;
+                        let ending = loop {
+                            match answer.next_text().await {
+                                Ok(text) => yield Step::Delta(text),
+                                Err(ending) => break ending,
+                            }
+                        };
+                        let (native, last) = run.end(&mut answer, ending);
+                        if let Some(native) = native {
+                            yield native;
                         }
+                        yield last;
                         return;
                     }
                     AttemptOutcome::OutOfTime => break 'chain,

@@ -1,8 +1,9 @@
 //! One request's run along its planned chain, as the steps the pipeline's decision loop takes:
 //! [`Run::attempt`] makes one call and says how it went ([`AttemptOutcome`]), before anything
 //! reached the client; [`Run::after_failure`] decides what follows a failed attempt (retry,
-//! next target, or stop); [`Run::forward`] passes on an answer that has started, to its end
-//! (done, or failed after the first byte); [`Run::give_up`] ends a run no target answered
+//! next target, or stop); an [`Answer`] that has started is read to its end, which
+//! [`Run::end`] turns into `done` or a failure after the first byte; [`Run::give_up`] ends a
+//! run no target answered
 //! (the last resort, or the error). The run keeps the request's log line and the targets'
 //! health reports.
 
@@ -77,21 +78,19 @@ pub struct Answer<P: Platform> {
     target: Target,
     events: UpstreamEvents<P>,
     sent_ms: u64,
-    /// The first text, read by the attempt and not yet forwarded.
+    /// The first text, read by the attempt and not yet passed on.
     first_text: Option<String>,
     stop_reason: String,
     usage: Usage,
     /// Milliseconds from the request reaching the edge to the first text.
     first_token_ms: Option<u64>,
-    /// Set once the stream has ended; `done` is the step still to hand out.
-    over: bool,
-    done: Option<Step>,
 }
 
-/// What reading an answer came to next.
-enum Read {
-    Text(String),
-    End,
+/// How an answer's stream ended.
+pub enum Ending {
+    /// Its stop and usage arrived and the stream closed.
+    Complete,
+    /// It broke off.
     Failed(BedrockError),
 }
 
@@ -105,17 +104,18 @@ impl<P: Platform> Answer<P> {
             stop_reason: String::new(),
             usage: Usage::default(),
             first_token_ms: None,
-            over: false,
-            done: None,
         }
     }
 
-    /// The next text, the end, or the failure of the stream; its stop reason and usage are
-    /// kept as they pass.
-    async fn read(&mut self) -> Read {
+    /// The next text of the answer, or how it ended; its stop reason and usage are kept as
+    /// they pass.
+    pub async fn next_text(&mut self) -> Result<String, Ending> {
+        if let Some(text) = self.first_text.take() {
+            return Ok(text);
+        }
         loop {
             match self.events.next().await {
-                Some(UpstreamEvent::Text(text)) => return Read::Text(text),
+                Some(UpstreamEvent::Text(text)) => return Ok(text),
                 Some(UpstreamEvent::Stop { reason }) => self.stop_reason = reason,
                 Some(UpstreamEvent::Usage { input, output }) => {
                     self.usage = Usage {
@@ -123,8 +123,8 @@ impl<P: Platform> Answer<P> {
                         output_tokens: output,
                     };
                 }
-                Some(UpstreamEvent::Error(error)) => return Read::Failed(error),
-                None => return Read::End,
+                Some(UpstreamEvent::Error(error)) => return Err(Ending::Failed(error)),
+                None => return Err(Ending::Complete),
             }
         }
     }
@@ -309,18 +309,18 @@ impl<P: Platform> Run<P> {
             Err(error) => return self.failed_before_first_byte(&candidate.target, sent_ms, error),
         };
         let mut answer = Answer::new(candidate, events, sent_ms);
-        let ttft_ms = match answer.read().await {
-            Read::Failed(error) => {
+        let ttft_ms = match answer.next_text().await {
+            Err(Ending::Failed(error)) => {
                 return self.failed_before_first_byte(&candidate.target, sent_ms, error);
             }
-            Read::Text(text) => {
+            Ok(text) => {
                 // The answer has started: no retry or fallback now.
                 let now = self.platform.now_ms();
                 answer.first_text = Some(text);
                 answer.first_token_ms = Some(now.saturating_sub(self.started_ms));
                 Some(now.saturating_sub(sent_ms))
             }
-            Read::End => None,
+            Err(Ending::Complete) => None,
         };
         self.reports
             .add(&candidate.target, Outcome::Success { ttft_ms });
@@ -358,26 +358,13 @@ impl<P: Platform> Run<P> {
         next
     }
 
-    /// The next step of a started answer: its text, then `Done`, or `Failed` when it breaks
-    /// off after the first byte. `None` once it has ended.
-    pub async fn forward(&mut self, answer: &mut Answer<P>) -> Option<Step> {
-        if answer.over {
-            return answer.done.take();
-        }
-        if let Some(text) = answer.first_text.take() {
-            return Some(Step::Delta(text));
-        }
-        match answer.read().await {
-            Read::Text(text) => Some(Step::Delta(text)),
-            Read::Failed(error) => {
-                self.end_call(answer);
-                if counts_against_target(error.kind) {
-                    self.reports.add(&answer.target, Outcome::Failure);
-                }
-                Some(fail(&mut self.log, error, self.upstream_ms))
-            }
-            Read::End => {
-                self.end_call(answer);
+    /// The steps that end a started answer: `Done` (after InvokeModel's own body), or
+    /// `Failed` when it broke off after the first byte.
+    pub fn end(&mut self, answer: &mut Answer<P>, ending: Ending) -> (Option<Step>, Step) {
+        self.end_call(answer);
+        let error = match ending {
+            Ending::Failed(error) => error,
+            Ending::Complete => {
                 self.log.line.input_tokens = Some(answer.usage.input_tokens);
                 self.log.line.output_tokens = Some(answer.usage.output_tokens);
                 self.log.write("ok");
@@ -391,21 +378,17 @@ impl<P: Platform> Run<P> {
                     },
                     upstream_ms: self.upstream_ms,
                 };
-                // InvokeModel's own body comes before `Done`.
-                match answer.events.take_native() {
-                    Some(native) => {
-                        answer.done = Some(done);
-                        Some(Step::Native(native))
-                    }
-                    None => Some(done),
-                }
+                return (answer.events.take_native().map(Step::Native), done);
             }
+        };
+        if counts_against_target(error.kind) {
+            self.reports.add(&answer.target, Outcome::Failure);
         }
+        (None, fail(&mut self.log, error, self.upstream_ms))
     }
 
     /// Ends an answered call: its time upstream and its first token go in the log line.
-    fn end_call(&mut self, answer: &mut Answer<P>) {
-        answer.over = true;
+    fn end_call(&mut self, answer: &Answer<P>) {
         self.upstream_ms += self.platform.now_ms().saturating_sub(answer.sent_ms);
         self.log.line.upstream_ms = Some(self.upstream_ms);
         self.log.line.first_token_ms = answer.first_token_ms;

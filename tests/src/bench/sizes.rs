@@ -73,7 +73,7 @@ pub fn rows(root: &Path) -> anyhow::Result<Vec<Row>> {
         Row::new(
             "Worker wasm",
             worker.show(),
-            "edge/build/index_bg.wasm after `worker-build --release` (wasm-opt -Oz); gzip -9",
+            "edge/build/index_bg.wasm after `worker-build --release` (wasm-opt -Oz, then -Oz --converge and stripped by scripts/lib/common.sh); gzip -9",
         )
         .target("< 300 KiB gzip", worker.gzip < WORKER_GZIP_LIMIT),
         Row::new(

@@ -123,6 +123,12 @@ async fn size_media_type_path_and_method_are_checked() {
         "a".repeat(crate::config::limits::MAX_BODY_BYTES)
     );
     rejected(post_chat(&big), 413, "payload_too_large").await;
+    // Declared too large: refused as it is, the body unread (the host passes none).
+    let mut declared = post_chat("");
+    declared
+        .headers
+        .push(("content-length".into(), "52428800".into()));
+    rejected(declared, 413, "payload_too_large").await;
     let mut form = post_chat("{}");
     form.headers = vec![("content-type".into(), "text/plain".into())];
     rejected(form, 415, "unsupported_media_type").await;

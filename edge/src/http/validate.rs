@@ -10,9 +10,13 @@ use crate::platform::header;
 use shared::{ChatRequest, ErrorCode, Role};
 
 /// The body's size and `Content-Type` (`application/json`, parameters allowed).
-/// Refused with 413 or 415 before the body is read as JSON.
+/// Refused with 413 or 415 before the body is read as JSON. A body whose `Content-Length`
+/// is over the limit is refused as it is: the host does not read it (see `worker`), and reads
+/// any other body only to one byte past the limit.
 pub fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), ApiError> {
-    if body.len() > MAX_BODY_BYTES {
+    let declared = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    let too_large = |len: u64| len > MAX_BODY_BYTES as u64;
+    if too_large(body.len() as u64) || declared.is_some_and(too_large) {
         return Err(ApiError::new(
             413,
             ErrorCode::PayloadTooLarge,

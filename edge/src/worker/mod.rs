@@ -8,6 +8,7 @@ mod jobs;
 mod platform;
 
 use crate::bedrock::request_url::RequestUrl;
+use crate::config::limits::MAX_BODY_BYTES;
 use crate::config::settings::Settings;
 use crate::config::ConfigError;
 use crate::http::{ApiBody, ApiRequest, ApiResponse, Edge};
@@ -84,7 +85,7 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
         path: url.path.to_owned(),
         query: url.query.to_owned(),
         headers: request.headers().entries().collect(),
-        body: request.bytes().await?,
+        body: bounded_body(&mut request).await?,
     };
     let mut edge = Edge::new(settings, WorkerPlatform::new(env.clone(), ctx));
     match crate::jobs::JobSettings::from_lookup(|name| lookup(env, name)) {
@@ -97,6 +98,33 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
         }
     }
     into_worker_response(edge.handle(api_request).await)
+}
+
+/// The request body, read no further than the edge accepts: not at all when `Content-Length`
+/// is already over the limit, else at most one byte past it, so that a missing or lying header
+/// cannot make the isolate buffer more. The core answers 413 for either.
+async fn bounded_body(request: &mut Request) -> worker::Result<Vec<u8>> {
+    let declared = request.headers().get("content-length")?;
+    if declared
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Ok(Vec::new());
+    }
+    // No body at all (a GET) is an error here: an empty body.
+    let Ok(mut stream) = request.stream() else {
+        return Ok(Vec::new());
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk?;
+        let room = MAX_BODY_BYTES + 1 - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() > MAX_BODY_BYTES {
+            break;
+        }
+    }
+    Ok(body)
 }
 
 /// The consumer of the jobs queue and of its dead-letter queue (see `jobs::consume`). Always

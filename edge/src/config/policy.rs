@@ -152,6 +152,15 @@ pub enum Tier {
 }
 
 impl Tier {
+    /// This tier, then the ones below it (nearest first), then the ones above it.
+    pub fn nearest(self) -> [Tier; 3] {
+        match self {
+            Self::Simple => [Self::Simple, Self::Medium, Self::Complex],
+            Self::Medium => [Self::Medium, Self::Simple, Self::Complex],
+            Self::Complex => [Self::Complex, Self::Medium, Self::Simple],
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Simple => "simple",

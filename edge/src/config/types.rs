@@ -216,6 +216,28 @@ pub enum Resolved<'a> {
 }
 
 impl Config {
+    /// The rate-limit classes of a request that named `asked` and goes to chain route
+    /// `chosen`, each once: `auto`'s own class when it chose, and the chosen route's.
+    pub fn limits_for(&self, asked: Option<&str>, chosen: &str) -> Vec<(&str, RateLimitClass)> {
+        let auto = match self.resolve(asked) {
+            Ok(Resolved::Auto(auto)) => auto.rate_limit.as_deref(),
+            _ => None,
+        };
+        let route = self
+            .routes
+            .get(chosen)
+            .and_then(|r| r.rate_limit.as_deref());
+        let mut classes = Vec::new();
+        for class in [auto, route].into_iter().flatten() {
+            if let Some((class, limits)) = self.rate_limits.get_key_value(class) {
+                if classes.iter().all(|(c, _)| *c != class) {
+                    classes.push((class.as_str(), *limits));
+                }
+            }
+        }
+        classes
+    }
+
     /// The route `name` (the default when `None`), chain or auto. `Err` names the available
     /// routes.
     pub fn resolve(&self, name: Option<&str>) -> Result<Resolved<'_>, String> {

@@ -10,7 +10,6 @@ use super::{
     Answer, ApiRequest, Edge,
 };
 use crate::{
-    config::Resolved,
     platform::Platform,
     routing::pipeline::{chat_once, chat_stream, choose_route, RequestContext},
 };
@@ -51,20 +50,16 @@ impl<P: Platform> Edge<P> {
             }
             Caller::Direct => asked,
         };
-        let choice = choose_route(config, asked, &chat).map_err(|m| ApiError {
+        let open = |route: &str| match caller {
+            Caller::Widget(widget) => widget.allows_route(route).is_ok(),
+            Caller::Direct => true,
+        };
+        let choice = choose_route(config, asked, &chat, open).map_err(|m| ApiError {
             field: Some("route".into()),
             ..ApiError::invalid(format!("route: {m}"))
         })?;
-        let limits = match config.resolve(asked) {
-            Ok(Resolved::Auto(auto)) => auto
-                .rate_limit
-                .as_deref()
-                .and_then(|class| config.rate_limits.get_key_value(class))
-                .map(|(class, limits)| (class.as_str(), *limits)),
-            Ok(Resolved::Chain(_, route)) => route.limits(config),
-            Err(_) => None,
-        };
-        self.rate_limit(limits, &request.headers).await?;
+        let classes = config.limits_for(asked, &choice.route);
+        self.rate_limit(&classes, &request.headers).await?;
         self.widget_rate_limit(caller, &request.headers).await?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);

@@ -47,7 +47,7 @@ impl<P: Platform> Edge<P> {
         };
         check_json_body(&request.body, &request.headers)?;
         prepare(&chain.primary().model, &request.body)?;
-        self.rate_limit(chain.limits(config), &request.headers)
+        self.rate_limit(chain.limits(config).as_slice(), &request.headers)
             .await?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);

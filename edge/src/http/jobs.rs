@@ -10,7 +10,7 @@ use super::{
     ApiRequest, ApiResponse, Edge,
 };
 use crate::{
-    config::{limits::ValidationError, settings::Settings, RateLimitClass, Resolved},
+    config::{limits::ValidationError, settings::Settings, RateLimitClass},
     jobs::{
         async_invoke, callback,
         client::client_id,
@@ -53,8 +53,12 @@ impl<P: Platform> Edge<P> {
             JobEndpoint::Submit => {
                 let id = new_job_id(platform);
                 let prepared = prepare(settings, jobs, request, id)?;
-                let limits = prepared.limits.as_ref().map(|(c, l)| (c.as_str(), *l));
-                self.rate_limit(limits, &request.headers).await?;
+                let classes: Vec<_> = prepared
+                    .limits
+                    .iter()
+                    .map(|(c, l)| (c.as_str(), *l))
+                    .collect();
+                self.rate_limit(&classes, &request.headers).await?;
                 submit(platform, jobs, prepared).await
             }
             JobEndpoint::List => {
@@ -85,8 +89,8 @@ fn unavailable(what: &str) -> ApiError {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Prepared {
     pub job: NewJob,
-    /// The rate-limit class of the route asked for, and its numbers.
-    pub limits: Option<(String, RateLimitClass)>,
+    /// The rate-limit classes the submission counts against, and their numbers.
+    pub limits: Vec<(String, RateLimitClass)>,
 }
 
 /// Checks a `POST /api/jobs`: the body (JSON, a chat request or an async route's input), the
@@ -135,19 +139,13 @@ pub fn prepare(
                 }
                 (a, b) => a.or(b),
             };
-            let choice = choose_route(config, asked.as_deref(), &chat)
+            let choice = choose_route(config, asked.as_deref(), &chat, |_| true)
                 .map_err(|m| ApiError::invalid(format!("route: {m}")))?;
-            let limits = match config.resolve(asked.as_deref()) {
-                Ok(Resolved::Auto(auto)) => auto
-                    .rate_limit
-                    .as_deref()
-                    .and_then(|class| config.rate_limits.get_key_value(class))
-                    .map(|(class, limits)| (class.clone(), *limits)),
-                Ok(Resolved::Chain(_, route)) => route
-                    .limits(config)
-                    .map(|(class, limits)| (class.to_owned(), limits)),
-                Err(_) => None,
-            };
+            let limits = config
+                .limits_for(asked.as_deref(), &choice.route)
+                .into_iter()
+                .map(|(class, limits)| (class.to_owned(), limits))
+                .collect();
             let stored = ChatRequest {
                 route: Some(choice.route.clone()),
                 stream: None,
@@ -173,7 +171,9 @@ pub fn prepare(
             }
             let limits = route
                 .limits(config)
-                .map(|(class, limits)| (class.to_owned(), limits));
+                .map(|(class, limits)| (class.to_owned(), limits))
+                .into_iter()
+                .collect();
             (
                 JobKind::AsyncInvoke,
                 name.to_owned(),

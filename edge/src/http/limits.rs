@@ -9,18 +9,17 @@ use crate::{
 };
 
 impl<P: Platform> Edge<P> {
-    /// Counts the request against the route's rate-limit class, per client bucket.
+    /// Counts the request against each of its rate-limit `classes`, per client bucket.
     pub(super) async fn rate_limit(
         &self,
-        limits: Option<(&str, RateLimitClass)>,
+        classes: &[(&str, RateLimitClass)],
         headers: &[(String, String)],
     ) -> Result<(), ApiError> {
-        let Some((class, limits)) = limits else {
-            return Ok(());
-        };
-        for bucket in client_buckets(headers) {
-            if !self.platform.rate_limit(class, limits, &bucket).await {
-                return Err(ApiError::rate_limited(class, limits));
+        for &(class, limits) in classes {
+            for bucket in client_buckets(headers) {
+                if !self.platform.rate_limit(class, limits, &bucket).await {
+                    return Err(ApiError::rate_limited(class, limits));
+                }
             }
         }
         Ok(())

@@ -281,3 +281,67 @@ async fn widget_keys_count_per_visitor_and_per_key() {
     assert!(error_of(&third).1.contains("(site)"));
     assert_eq!(platform.requests().len(), 2);
 }
+
+/// A question the classifier puts in the complex tier (many reasoning cues and a code block).
+const HARD: &str = r#"{"messages":[{"role":"user","content":"Prove step by step, with a rigorous argument and a careful analysis of every edge case, why the algorithm below terminates; then compare its complexity with the alternatives and explain the trade-offs in depth.\n```\nfn f() {}\n```"}],"route":"auto"}"#;
+
+#[tokio::test(start_paused = true)]
+async fn auto_chooses_only_among_the_routes_a_widget_key_opens() {
+    let mut config = config();
+    if let Some(key) = config.widget_keys.get_mut(DEMO_WIDGET_KEY) {
+        key.routes = vec!["auto".into(), "classify".into()];
+    }
+    let classify = config.routes["classify"].targets[0].model.clone();
+    let (edge, platform) = edge_with(config, streamed());
+    let response = edge.handle(framed(SITE, DEMO_WIDGET_KEY, HARD)).await;
+    let ApiBody::Sse(stream) = response.body else {
+        panic!("status {}", response.status)
+    };
+    let text: String = stream.collect::<Vec<_>>().await.concat();
+    assert!(
+        text.contains(r#""route":"classify""#),
+        "auto must stay within the key's routes: {text}"
+    );
+    assert!(text.contains("is not open to this caller"), "{text}");
+    let requests = platform.requests();
+    assert_eq!(requests.len(), 1);
+    let encoded = crate::bedrock::model_id::encode(&classify);
+    assert!(requests[0].url.contains(&encoded), "{}", requests[0].url);
+}
+
+#[tokio::test(start_paused = true)]
+async fn auto_counts_against_the_limit_of_the_route_it_chose() {
+    let mut config = config();
+    config.rate_limits.insert(
+        "heavy".into(),
+        RateLimitClass {
+            limit: 1,
+            period_s: 60,
+        },
+    );
+    if let Some(analyze) = config.routes.get_mut("analyze") {
+        analyze.rate_limit = Some("heavy".into());
+    }
+    let replies = streamed().into_iter().chain(streamed()).collect();
+    let (edge, platform) = edge_with(config, replies);
+    let ask = || {
+        request(
+            "POST",
+            "/api/chat",
+            &[("cf-connecting-ip", "198.51.100.7")],
+            HARD,
+        )
+    };
+    assert_eq!(drained(edge.handle(ask()).await).await, 200);
+    let again = edge.handle(ask()).await;
+    assert_eq!(
+        again.status, 429,
+        "auto sent both to analyze, limited to one a minute"
+    );
+    assert!(
+        error_of(&again).1.contains("(heavy)"),
+        "{:?}",
+        error_of(&again)
+    );
+    assert_eq!(platform.requests().len(), 1);
+}

@@ -84,11 +84,14 @@ impl Choice {
 }
 
 /// Resolves the route a request names (the default when `None`); the auto route classifies
-/// `request`. `Err` is the client's mistake, naming the available routes.
+/// `request` and chooses only among the routes `open` says the caller may use: the tier's own
+/// when open, else the nearest open tier below it, else above it. `Err` is the client's
+/// mistake, naming the available routes.
 pub fn choose_route(
     config: &Config,
     name: Option<&str>,
     request: &ChatRequest,
+    open: impl Fn(&str) -> bool,
 ) -> Result<Choice, String> {
     match config.resolve(name)? {
         Resolved::Chain(route, chain) if chain.async_invoke.is_some() => Err(format!(
@@ -101,14 +104,30 @@ pub fn choose_route(
         }),
         Resolved::Auto(auto) => {
             let classification = classify(request, &auto.thresholds);
-            let route = auto.route_for(classification.tier).to_owned();
+            let wanted = classification.tier;
+            let tier = wanted
+                .nearest()
+                .into_iter()
+                .find(|tier| open(auto.route_for(*tier)))
+                .ok_or_else(|| {
+                    format!(
+                        "{:?} chooses among routes this caller may not use",
+                        auto.name
+                    )
+                })?;
+            let route = auto.route_for(tier).to_owned();
+            let note = if tier == wanted {
+                String::new()
+            } else {
+                format!(" ({} is not open to this caller)", auto.route_for(wanted))
+            };
             Ok(Choice {
                 reason: Some(format!(
-                    "{}: {route} for {}",
+                    "{}: {route} for {}{note}",
                     auto.name, classification.reason
                 )),
                 route,
-                tier: Some(classification.tier),
+                tier: Some(tier),
             })
         }
     }

@@ -54,7 +54,7 @@ impl<P: Platform> Edge<P> {
             Caller::Widget(widget) => widget.allows_route(route).is_ok(),
             Caller::Direct => true,
         };
-        let choice = choose_route(config, asked, &chat, open).map_err(|m| ApiError {
+        let choice = choose_route(config, asked, &chat, &open).map_err(|m| ApiError {
             field: Some("route".into()),
             ..ApiError::invalid(format!("route: {m}"))
         })?;

@@ -139,7 +139,7 @@ pub fn prepare(
                 }
                 (a, b) => a.or(b),
             };
-            let choice = choose_route(config, asked.as_deref(), &chat, |_| true)
+            let choice = choose_route(config, asked.as_deref(), &chat, &|_| true)
                 .map_err(|m| ApiError::invalid(format!("route: {m}")))?;
             let limits = config
                 .limits_for(asked.as_deref(), &choice.route)

@@ -91,7 +91,7 @@ pub fn choose_route(
     config: &Config,
     name: Option<&str>,
     request: &ChatRequest,
-    open: impl Fn(&str) -> bool,
+    open: &dyn Fn(&str) -> bool,
 ) -> Result<Choice, String> {
     match config.resolve(name)? {
         Resolved::Chain(route, chain) if chain.async_invoke.is_some() => Err(format!(

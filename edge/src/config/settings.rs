@@ -35,13 +35,14 @@ impl Settings {
         let endpoint = get("BEDROCK_ENDPOINT")
             .map(|url| {
                 let url = url.trim().trim_end_matches('/').to_owned();
-                if url.starts_with("http://") || url.starts_with("https://") {
-                    Ok(url)
-                } else {
-                    Err(ConfigError::new(
-                        "BEDROCK_ENDPOINT",
-                        "must be an http:// or https:// base URL",
-                    ))
+                let fail = |message| Err(ConfigError::new("BEDROCK_ENDPOINT", message));
+                match url.split_once("://") {
+                    Some(("https", _)) => Ok(url),
+                    Some(("http", rest)) if is_loopback(authority_host(rest)) => Ok(url),
+                    Some(("http", _)) => {
+                        fail("http:// is only for a loopback host (a local fake); use https://")
+                    }
+                    _ => fail("must be an http:// or https:// base URL"),
                 }
             })
             .transpose()?;
@@ -77,6 +78,31 @@ impl Settings {
             None => format!("https://bedrock-runtime.{region}.amazonaws.com"),
         }
     }
+}
+
+/// The host of what follows a URL's `scheme://`: `127.0.0.1` of `127.0.0.1:8788/x`, `[::1]`
+/// of `[::1]:8788`.
+pub fn authority_host(rest: &str) -> &str {
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    match authority.find(']') {
+        Some(end) if authority.starts_with('[') => &authority[..=end],
+        _ => authority.split(':').next().unwrap_or_default(),
+    }
+}
+
+/// Whether `host` is this machine: `localhost`, `[::1]`, or an IPv4 literal in 127.0.0.0/8.
+/// A name that merely starts with `127.` (`127.attacker.example`) is not.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.to_ascii_lowercase();
+    if host == "localhost" || host == "[::1]" {
+        return true;
+    }
+    let octets: Vec<&str> = host.split('.').collect();
+    octets.len() == 4
+        && octets[0] == "127"
+        && octets
+            .iter()
+            .all(|o| !o.is_empty() && o.len() <= 3 && o.parse::<u8>().is_ok())
 }
 
 fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, ConfigError> {
@@ -123,6 +149,25 @@ fn timeout(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<u64, Con
 mod tests {
     use super::*;
     use std::collections::HashMap;
+
+    #[test]
+    fn loopback_is_this_machine_by_address_not_by_name_prefix() {
+        for host in ["localhost", "127.0.0.1", "127.1.2.3", "[::1]", "LOCALHOST"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in [
+            "127.attacker.example",
+            "127.0.0.1.example",
+            "128.0.0.1",
+            "127.0.0.256",
+            "",
+        ] {
+            assert!(!is_loopback(host), "{host}");
+        }
+        assert_eq!(authority_host("127.0.0.1:8788/x"), "127.0.0.1");
+        assert_eq!(authority_host("[::1]:8788"), "[::1]");
+        assert_eq!(authority_host("bedrock.example.com"), "bedrock.example.com");
+    }
 
     fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let vars: HashMap<String, String> = vars
@@ -217,6 +262,14 @@ mod tests {
             (
                 [KEYS.as_slice(), &[("BEDROCK_ENDPOINT", "127.0.0.1:8788")]].concat(),
                 "BEDROCK_ENDPOINT: must be an http:// or https:// base URL",
+            ),
+            (
+                [KEYS.as_slice(), &[("BEDROCK_ENDPOINT", "http://bedrock.example.com")]].concat(),
+                "BEDROCK_ENDPOINT: http:// is only for a loopback host (a local fake); use https://",
+            ),
+            (
+                [KEYS.as_slice(), &[("BEDROCK_ENDPOINT", "http://127.attacker.example:8788")]].concat(),
+                "BEDROCK_ENDPOINT: http:// is only for a loopback host (a local fake); use https://",
             ),
             (
                 [KEYS.as_slice(), &[("AWS_REGION", "mars-1")]].concat(),

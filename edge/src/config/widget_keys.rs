@@ -51,7 +51,7 @@ pub fn check_origin(origin: &str) -> Result<(), String> {
     let fail = || {
         Err(format!(
             "{origin:?} is not an origin: write scheme, host and optional port, like \
-             \"https://www.example.com\" or \"http://127.0.0.1:8789\" (no path, no wildcard)"
+             \"https://www.example.com\" or \"http://127.0.0.1:8789\" (no path, no wildcard, no default port such as :443)"
         ))
     };
     let Some((scheme, rest)) = origin.split_once("://") else {
@@ -73,9 +73,13 @@ pub fn check_origin(origin: &str) -> Result<(), String> {
         && host
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    // Browsers serialise an origin without its scheme's default port: `https://a:443` would
+    // never match the `Origin` they send.
+    let default_port = if scheme == "https" { "443" } else { "80" };
     let port_ok = port.is_none_or(|p| {
         !p.is_empty()
             && !p.starts_with('0')
+            && p != default_port
             && p.bytes().all(|b| b.is_ascii_digit())
             && p.parse::<u16>().is_ok()
     });

@@ -5,7 +5,7 @@
 //! `"<t>.<body>"` with the `JOB_CALLBACK_SECRET`; a receiver recomputes it, compares in
 //! constant time and refuses old timestamps (replays). See [`verify`].
 
-use crate::text::hex::hex;
+use crate::{config::settings::is_loopback, text::hex::hex};
 use sha2::{Digest, Sha256};
 
 /// The header that carries the signature.
@@ -127,7 +127,7 @@ pub fn check_url(url: &str, allowed: &[String]) -> Result<(), String> {
     if !host_ok {
         return Err("has an invalid host".into());
     }
-    let loopback = host == "localhost" || host.starts_with("127.");
+    let loopback = is_loopback(&host);
     match scheme {
         "https" => {}
         "http" if loopback => {}
@@ -208,6 +208,7 @@ mod tests {
             "hooks.example.com".to_owned(),
             "*.corp.example".to_owned(),
             "127.0.0.1".to_owned(),
+            "127.attacker.example".to_owned(),
         ];
         for ok in [
             "https://hooks.example.com/jobs?x=1",
@@ -219,6 +220,8 @@ mod tests {
         }
         for (bad, why) in [
             ("http://hooks.example.com/jobs", "must use https"),
+            // A name starting with `127.` is not a loopback address.
+            ("http://127.attacker.example/hook", "must use https"),
             ("https://evil.example.com/", "not allowed"),
             ("https://corp.example/", "not allowed"),
             ("https://hooks.example.com@evil.com/", "user info"),

@@ -44,11 +44,11 @@ fn key_errors_name_the_path() {
         ),
         (
             key(r#"{"origins":["https://a.example","*"],"routes":["generate"]}"#),
-            r#"widget_keys.pk_shop_1234.origins[1]: "*" is not an origin: write scheme, host and optional port, like "https://www.example.com" or "http://127.0.0.1:8789" (no path, no wildcard)"#,
+            r#"widget_keys.pk_shop_1234.origins[1]: "*" is not an origin: write scheme, host and optional port, like "https://www.example.com" or "http://127.0.0.1:8789" (no path, no wildcard, no default port such as :443)"#,
         ),
         (
             key(r#"{"origins":["https://a.example/"],"routes":["generate"]}"#),
-            r#"widget_keys.pk_shop_1234.origins[0]: "https://a.example/" is not an origin: write scheme, host and optional port, like "https://www.example.com" or "http://127.0.0.1:8789" (no path, no wildcard)"#,
+            r#"widget_keys.pk_shop_1234.origins[0]: "https://a.example/" is not an origin: write scheme, host and optional port, like "https://www.example.com" or "http://127.0.0.1:8789" (no path, no wildcard, no default port such as :443)"#,
         ),
         (
             key(r#"{"origins":["https://a.example","https://a.example"],"routes":["generate"]}"#),
@@ -89,6 +89,8 @@ fn origins_are_scheme_host_and_port_only() {
         "http://127.0.0.1:8789",
         "http://localhost:8789",
         "https://a-b.example",
+        "https://example.com:8443",
+        "http://example.com:443",
     ] {
         assert_eq!(check_origin(good), Ok(()), "{good}");
     }
@@ -108,6 +110,8 @@ fn origins_are_scheme_host_and_port_only() {
         "https://user@example.com",
         "https://.example.com",
         "https://[::1]:8080",
+        "https://example.com:443",
+        "http://example.com:80",
     ] {
         assert!(check_origin(bad).is_err(), "{bad:?} accepted");
     }

@@ -5,7 +5,7 @@ use super::{error::ApiError, widget::Caller, Edge};
 use crate::{
     config::RateLimitClass,
     platform::Platform,
-    routing::rate_limit::{client_buckets, client_ip},
+    routing::rate_limit::{client_buckets, client_network},
 };
 
 impl<P: Platform> Edge<P> {
@@ -34,7 +34,7 @@ impl<P: Platform> Edge<P> {
         let Caller::Widget(widget) = caller else {
             return Ok(());
         };
-        for (class, bucket) in widget.rate_limit_buckets(client_ip(headers)) {
+        for (class, bucket) in widget.rate_limit_buckets(&client_network(headers)) {
             let Some(limits) = self.settings.config.rate_limits.get(class).copied() else {
                 continue;
             };

@@ -18,11 +18,28 @@ pub fn client_ip(headers: &[(String, String)]) -> &str {
     nonempty_header(headers, "cf-connecting-ip").unwrap_or("unknown")
 }
 
-/// The buckets one request counts against: `ip:<address>` (Cloudflare's `CF-Connecting-IP`;
-/// `ip:unknown` without it), plus `key:<first 16 hex digits of SHA-256>` for an `X-API-Key`
-/// or `Authorization: Bearer` credential.
+/// Who the client's IP counts as for rate limits: an IPv4 address as it is, an IPv6 address
+/// as its /64 (one subscriber gets a whole /64, so a bucket per address would be a bucket per
+/// request for anyone who wants one).
+pub fn client_network(headers: &[(String, String)]) -> String {
+    let ip = client_ip(headers);
+    match ip.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let [a, b, c, d, ..] = v6.segments();
+                format!("{a:x}:{b:x}:{c:x}:{d:x}::/64")
+            }
+        },
+        Err(_) => ip.to_owned(),
+    }
+}
+
+/// The buckets one request counts against: `ip:<network>` ([`client_network`] of Cloudflare's
+/// `CF-Connecting-IP`; `ip:unknown` without it), plus `key:<first 16 hex digits of SHA-256>`
+/// for an `X-API-Key` or `Authorization: Bearer` credential.
 pub fn client_buckets(headers: &[(String, String)]) -> Vec<String> {
-    let mut buckets = vec![format!("ip:{}", client_ip(headers))];
+    let mut buckets = vec![format!("ip:{}", client_network(headers))];
     let bearer = nonempty_header(headers, "authorization").and_then(|v| {
         v.split_once(' ')
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
@@ -88,6 +105,20 @@ mod tests {
         assert_eq!(basic, ["ip:unknown"]);
         let widget = client_buckets(&headers(&[("x-widget-key", "pk_public")]));
         assert_eq!(widget, ["ip:unknown"], "widget keys have their own classes");
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_as_its_slash_64() {
+        let bucket = |ip: &str| client_buckets(&headers(&[("cf-connecting-ip", ip)]))[0].clone();
+        assert_eq!(bucket("2001:db8:1:2::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(
+            bucket("2001:db8:1:2:ffff:ffff:ffff:fffe"),
+            bucket("2001:db8:1:2::1"),
+            "one /64, one bucket"
+        );
+        assert_ne!(bucket("2001:db8:1:3::1"), bucket("2001:db8:1:2::1"));
+        assert_eq!(bucket("203.0.113.9"), "ip:203.0.113.9");
+        assert_eq!(bucket("::ffff:203.0.113.9"), "ip:203.0.113.9");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The core's [`Platform`] on Cloudflare Workers: `fetch` with an abort signal tied to the
-//! body's lifetime, `Date.now()`, `setTimeout`, `Math.random()`, the target-health Durable
+//! body's lifetime, `Date.now()`, `setTimeout`, `crypto.getRandomValues()`, the target-health Durable
 //! Object (reads of healthy targets cached per isolate, writes deferred with `waitUntil`) and
 //! the rate limiting bindings.
 
@@ -14,7 +14,7 @@ use crate::{
 };
 use futures::StreamExt;
 use std::{cell::RefCell, rc::Rc, time::Duration};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Request, Response};
 
 thread_local! {
@@ -164,10 +164,20 @@ impl Platform for WorkerPlatform {
         Delay::from(Duration::from_millis(ms)).await;
     }
 
+    /// From the Web Crypto API: request and job ids must not be guessable, which
+    /// `Math.random()` does not promise.
     fn random_u64(&self) -> u64 {
-        let high = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-        let low = (js_sys::Math::random() * 4_294_967_296.0) as u64;
-        (high << 32) | low
+        let mut bytes = [0u8; 8];
+        let filled = js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))
+            .map(JsCast::unchecked_into::<web_sys::Crypto>)
+            .and_then(|crypto| crypto.get_random_values_with_u8_array(&mut bytes))
+            .is_ok();
+        if !filled {
+            // Workers always have `crypto`; without it, ids stay unique if guessable.
+            let half = || (js_sys::Math::random() * 4_294_967_296.0) as u64;
+            return (half() << 32) | half();
+        }
+        u64::from_le_bytes(bytes)
     }
 
     fn log(&self, line: &str) {

@@ -1,6 +1,9 @@
-//! Links in inline Markdown: `[label](target)`, `<autolinks>` and bare `https://` addresses,
-//! found as a [`Link`] for the inline parser to build on. Every target passes [`safe_href`],
-//! which drops `javascript:`, `data:` and other schemes.
+//! Links in inline Markdown: the target of a `[label](target)` (whose brackets the parser
+//! finds), and `<autolinks>` and bare `https://` addresses, found as a [`Link`] for the inline
+//! parser to build on. Every target passes [`safe_href`], which drops `javascript:`, `data:`
+//! and other schemes.
+
+use super::closers::examined;
 
 /// A link at the start of some text.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,52 +33,24 @@ pub fn safe_href(raw: &str) -> Option<String> {
     Some(url.to_owned())
 }
 
-/// Index of the bracket that closes the one at the start of `s`.
-fn closing(s: &str, open: u8, close: u8) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut escaped = false;
-    for (i, b) in s.bytes().enumerate() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' => escaped = true,
-            _ if b == open => depth += 1,
-            _ if b == close => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    return Some(i);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// `[label](target "title")`.
-pub fn link(rest: &str) -> Option<Link<'_>> {
-    let label_end = closing(rest, b'[', b']')?;
-    let after = &rest[label_end + 1..];
-    if !after.starts_with('(') {
-        return None;
-    }
-    let target_end = closing(after, b'(', b')')?;
-    let target = after[1..target_end].trim();
+/// The address of a `[label](target "title")` link, from what is inside its parentheses.
+pub fn target(inside: &str) -> Option<String> {
+    let target = inside.trim();
     let target = match target.strip_prefix('<') {
         Some(angled) => angled.split_once('>').map_or(angled, |(url, _)| url),
         None => target.split_whitespace().next().unwrap_or_default(),
     };
-    Some(Link {
-        href: safe_href(target),
-        label: &rest[1..label_end],
-        len: label_end + 1 + target_end + 1,
-    })
+    safe_href(target)
 }
 
-/// `<https://example.com>` or `<someone@example.com>`.
+/// `<https://example.com>` or `<someone@example.com>`. The search for `>` stops at a space or
+/// `<`, so searches from successive `<` never cover the same text.
 pub fn autolink(rest: &str) -> Option<Link<'_>> {
-    let end = rest.find('>')?;
+    let stop = rest[1..].find(|c: char| c == '>' || c == '<' || c.is_whitespace());
+    examined(stop.map_or(rest.len(), |stop| stop + 1));
+    let end = 1 + stop?;
     let inner = &rest[1..end];
-    if inner.is_empty() || inner.contains(|c: char| c.is_whitespace() || c == '<') {
+    if inner.is_empty() || !rest[end..].starts_with('>') {
         return None;
     }
     let href = if inner.contains("://") {
@@ -101,11 +76,15 @@ pub fn bare_url(rest: &str) -> Option<Link<'_>> {
     let end = rest
         .find(|c: char| c.is_whitespace() || c == '<')
         .unwrap_or(rest.len());
+    examined(end);
     let mut url = &rest[..end];
+    // Closing parentheses beyond those opened in the address are text.
+    let opened = url.matches('(').count();
+    let mut closed = url.matches(')').count();
     loop {
         url = url.trim_end_matches(TRAILING);
         match url.strip_suffix(')') {
-            Some(shorter) if url.matches(')').count() > url.matches('(').count() => url = shorter,
+            Some(shorter) if closed > opened => (url, closed) = (shorter, closed - 1),
             _ => break,
         }
     }
@@ -128,18 +107,16 @@ mod tests {
             label,
             len,
         };
-        let text = "[a *b*](<https://x.org/a> \"t\") rest";
-        assert_eq!(
-            link(text),
-            Some(found(Some("https://x.org/a"), "a *b*", 30))
-        );
-        assert_eq!(link("[a](javascript:x)"), Some(found(None, "a", 17)));
-        assert_eq!(link("[a] (b)"), None);
+        for inside in [" <https://x.org/a> \"t\"", "https://x.org/a \"t\""] {
+            assert_eq!(target(inside).as_deref(), Some("https://x.org/a"));
+        }
+        assert_eq!(target("javascript:x"), None);
         assert_eq!(
             autolink("<me@x.org>!"),
             Some(found(Some("mailto:me@x.org"), "me@x.org", 10))
         );
         assert_eq!(autolink("<b>"), None);
+        assert_eq!(autolink("<a b@x.org>"), None);
         assert_eq!(
             bare_url("https://x.org/(a)). Next"),
             Some(found(Some("https://x.org/(a)"), "https://x.org/(a)", 17))

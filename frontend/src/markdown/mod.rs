@@ -2,6 +2,7 @@
 //! untrusted text and incremental while the answer streams.
 
 mod block;
+mod closers;
 mod dom;
 mod inline;
 mod lines;

@@ -110,9 +110,25 @@ impl Target {
         }
     }
 
-    /// `model@region`: the name of this target in health state, logs and `fallback` events.
+    /// `model@region`: the name of this target in the shared health state.
     pub fn key(&self) -> String {
         format!("{}@{}", self.model, self.region)
+    }
+
+    /// The model as clients and logs see it: an ARN's account id masked
+    /// (`arn:aws:bedrock:us-east-1:***:inference-profile/…`).
+    pub fn public_model(&self) -> String {
+        let mut fields: Vec<&str> = self.model.splitn(6, ':').collect();
+        if fields.len() == 6 && fields[0] == "arn" && !fields[4].is_empty() {
+            fields[4] = "***";
+        }
+        fields.join(":")
+    }
+
+    /// `model@region` with [`Target::public_model`]: the target's name in `meta`, `fallback`
+    /// events, `/api/routes`, `/api/health` and log lines.
+    pub fn public_key(&self) -> String {
+        format!("{}@{}", self.public_model(), self.region)
     }
 
     pub(super) fn with_max_tokens(self, max_tokens: u32) -> Self {
@@ -316,13 +332,13 @@ impl Config {
             .map(|(name, route)| RouteInfo {
                 name: name.clone(),
                 description: route.description.clone(),
-                model: route.primary().model.clone(),
+                model: route.primary().public_model(),
                 region: route.primary().region.clone(),
                 targets: route
                     .targets
                     .iter()
                     .map(|t| TargetInfo {
-                        model: t.model.clone(),
+                        model: t.public_model(),
                         region: t.region.clone(),
                     })
                     .collect(),

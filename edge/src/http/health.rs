@@ -22,7 +22,7 @@ impl<P: Platform> Edge<P> {
             .iter()
             .zip(views)
             .map(|(target, view)| TargetHealthInfo {
-                model: target.model.clone(),
+                model: target.public_model(),
                 region: target.region.clone(),
                 circuit: view.circuit,
                 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]

@@ -480,3 +480,57 @@ async fn health_lists_every_target() {
     assert_eq!(body["targets"].as_array().map(Vec::len), Some(6));
     assert_eq!(body["targets"][0]["circuit"], "closed");
 }
+
+#[tokio::test(start_paused = true)]
+async fn account_ids_in_model_arns_never_reach_clients_or_logs() {
+    const ACCOUNT: &str = "123456789012";
+    let arn = format!("arn:aws:bedrock:us-east-1:{ACCOUNT}:application-inference-profile/abc123");
+    let (edge, platform) = new_edge(vec![Reply::stream(body(vec![answer(&["Hi"])], End::Close))]);
+    let mut settings = (*edge.settings).clone();
+    if let Some(route) = settings.config.routes.get_mut("analyze") {
+        route.targets[0].model = arn.clone();
+    }
+    let edge = Edge::new(settings, platform.clone());
+    let response = edge
+        .handle(post_chat(
+            r#"{"messages":[{"role":"user","content":"hello"}],"route":"analyze"}"#,
+        ))
+        .await;
+    let ApiBody::Sse(stream) = response.body else {
+        panic!("expected SSE");
+    };
+    let wire: String = stream.collect::<Vec<_>>().await.concat();
+    assert!(
+        wire.contains("arn:aws:bedrock:us-east-1:***:application-inference-profile/abc123"),
+        "{wire}"
+    );
+    let routes = edge
+        .handle(ApiRequest {
+            method: "GET".into(),
+            path: "/api/routes".into(),
+            ..ApiRequest::default()
+        })
+        .await;
+    let health = edge
+        .handle(ApiRequest {
+            method: "GET".into(),
+            path: "/api/health".into(),
+            ..ApiRequest::default()
+        })
+        .await;
+    let logs = serde_json::to_string(&platform.logs()).unwrap();
+    for seen in [
+        wire,
+        json_body(&routes).to_string(),
+        json_body(&health).to_string(),
+        logs,
+    ] {
+        assert!(!seen.contains(ACCOUNT), "{seen}");
+    }
+    // Bedrock itself still gets the whole ARN.
+    let called = &platform.requests()[0].url;
+    assert!(
+        called.contains(&crate::bedrock::model_id::encode(&arn)),
+        "{called}"
+    );
+}

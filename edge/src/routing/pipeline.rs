@@ -323,7 +323,7 @@ fn run<P: Platform>(
         yield Step::Meta(Meta {
             request_id: context.request_id.clone(),
             route: choice.route.clone(),
-            model: first.model.clone(),
+            model: first.public_model(),
             region: first.region.clone(),
             reason,
         });

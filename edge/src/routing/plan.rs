@@ -101,7 +101,7 @@ pub fn invoke_candidates(
 /// The chain in the order to try, decided before the first byte.
 pub struct Plan {
     pub candidates: Vec<Candidate>,
-    /// Keys left out because their circuit is open.
+    /// Public names of the targets left out because their circuit is open.
     pub skipped: Vec<String>,
     /// Why the order differs from the configured one, if it does.
     pub reason: Option<String>,
@@ -118,9 +118,17 @@ pub async fn plan<P: Platform>(platform: &P, config: &Config, candidates: Vec<Ca
         })
         .await;
     let ordered = health::order(&targets, &views, &config.routing);
+    // What clients and logs see of a key: the target's public name.
+    let public = |key: &str| {
+        targets
+            .iter()
+            .find(|t| t.key() == key)
+            .map_or_else(|| key.to_owned(), Target::public_key)
+    };
+    let skipped: Vec<String> = ordered.skipped.iter().map(|key| public(key)).collect();
     let mut notes = Vec::new();
-    if !ordered.skipped.is_empty() {
-        notes.push(format!("circuit open: {}", ordered.skipped.join(", ")));
+    if !skipped.is_empty() {
+        notes.push(format!("circuit open: {}", skipped.join(", ")));
     }
     let reordered = ordered
         .targets
@@ -130,11 +138,11 @@ pub async fn plan<P: Platform>(platform: &P, config: &Config, candidates: Vec<Ca
     if reordered && ordered.skipped.is_empty() {
         notes.push("equivalent targets ordered by live latency and errors".into());
     }
-    let probes: Vec<&str> = ordered
+    let probes: Vec<String> = ordered
         .targets
         .iter()
         .filter(|p| p.probe)
-        .map(|p| p.key.as_str())
+        .map(|p| public(&p.key))
         .collect();
     if !probes.is_empty() {
         notes.push(format!("half-open probe: {}", probes.join(", ")));
@@ -146,7 +154,7 @@ pub async fn plan<P: Platform>(platform: &P, config: &Config, candidates: Vec<Ca
             .iter()
             .filter_map(|p| slots.get_mut(p.index).and_then(Option::take))
             .collect(),
-        skipped: ordered.skipped,
+        skipped,
         reason: (!notes.is_empty()).then(|| notes.join("; ")),
     }
 }

@@ -241,9 +241,9 @@ impl<P: Platform> Run<P> {
     /// The first target (the chain's head once planned) is the one `meta` announces.
     pub fn begin(&mut self, first: &Target, circuit_open: Vec<String>) {
         self.log.line.circuit_open = circuit_open;
-        self.log.line.model = Some(first.model.clone());
+        self.log.line.model = Some(first.public_model());
         self.log.line.region = Some(first.region.clone());
-        self.previous = first.key();
+        self.previous = first.public_key();
     }
 
     /// Moves on to `target`, the chain's `position`-th: a `fallback` to announce after the
@@ -252,18 +252,18 @@ impl<P: Platform> Run<P> {
         self.attempts = 0;
         let fallback = (position > 0).then(|| {
             self.log.line.fallbacks += 1;
-            self.log.line.model = Some(target.model.clone());
+            self.log.line.model = Some(target.public_model());
             self.log.line.region = Some(target.region.clone());
             Fallback {
                 from: self.previous.clone(),
-                to: target.key(),
+                to: target.public_key(),
                 reason: self.why.clone(),
-                model: target.model.clone(),
+                model: target.public_model(),
                 region: target.region.clone(),
             }
         });
-        self.previous = target.key();
-        self.log.line.targets_tried.push(target.key());
+        self.previous = target.public_key();
+        self.log.line.targets_tried.push(target.public_key());
         fallback
     }
 

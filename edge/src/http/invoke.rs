@@ -46,7 +46,15 @@ impl<P: Platform> Edge<P> {
             Err(message) => return Err(ApiError::not_found(message)),
         };
         check_json_body(&request.body, &request.headers)?;
-        prepare(&chain.primary().model, &request.body)?;
+        if chain.async_invoke.is_some() {
+            return Err(ApiError {
+                field: Some("route".into()),
+                ..ApiError::invalid(format!(
+                    "route: {route:?} runs as a Bedrock async invocation: submit it with POST /api/jobs"
+                ))
+            });
+        }
+        prepare(&chain.primary().model, &request.body, None)?;
         self.rate_limit(chain.limits(config).as_slice(), &request.headers)
             .await?;
         let platform = self.platform.clone();

@@ -534,3 +534,29 @@ async fn account_ids_in_model_arns_never_reach_clients_or_logs() {
         "{called}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_async_invoke_route_is_not_reachable_through_invoke() {
+    let (edge, platform) = new_edge(vec![]);
+    let mut settings = (*edge.settings).clone();
+    let mut video = settings.config.routes["classify"].clone();
+    video.async_invoke = Some(crate::config::AsyncInvoke {
+        s3_output_uri: "s3://bucket/out".into(),
+    });
+    settings.config.routes.insert("video".into(), video);
+    let edge = Edge::new(settings, platform.clone());
+    let response = edge
+        .handle(post_invoke("/api/invoke/video", CLAUDE_BODY))
+        .await;
+    assert_eq!(response.status, 400);
+    let error = &json_body(&response)["error"];
+    assert_eq!(error["field"], "route");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("POST /api/jobs"),
+        "{error}"
+    );
+    assert!(platform.requests().is_empty());
+}

@@ -74,7 +74,8 @@ pub fn invoke_candidates(
     let mut format: Option<NativeFormat> = None;
     let mut candidates = Vec::new();
     for target in &route.targets {
-        let Ok((body, target_format)) = native::prepare(&target.model, raw_body) else {
+        let Ok((body, target_format)) = native::prepare(&target.model, raw_body, target.max_tokens)
+        else {
             continue;
         };
         if *format.get_or_insert(target_format) != target_format {

@@ -68,9 +68,14 @@ impl From<ValidationError> for BodyError {
 }
 
 /// Checks a client's native body for `model`: the body to send, re-serialised from what was
-/// checked (Nova gets the default `max_tokens` when it names none), and its format. The
-/// model always comes from the route; unknown top-level fields are refused.
-pub fn prepare(model: &str, body: &[u8]) -> Result<(Vec<u8>, NativeFormat), BodyError> {
+/// checked (Nova gets the default `max_tokens` when it names none; a token count over the
+/// target's `cap` is lowered to it), and its format. The model always comes from the route;
+/// unknown top-level fields are refused.
+pub fn prepare(
+    model: &str,
+    body: &[u8],
+    cap: Option<u32>,
+) -> Result<(Vec<u8>, NativeFormat), BodyError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| BodyError::Json(e.to_string()))?;
     let Value::Object(mut fields) = value else {
         return Err(ValidationError::new("body", "must be a JSON object").into());
@@ -84,6 +89,24 @@ pub fn prepare(model: &str, body: &[u8]) -> Result<(Vec<u8>, NativeFormat), Body
     match format {
         NativeFormat::Anthropic => anthropic::check(&fields)?,
         NativeFormat::Nova => nova::check(&mut fields, model)?,
+    }
+    if let Some(cap) = cap {
+        let counts = match format {
+            NativeFormat::Anthropic => vec![fields.get_mut("max_tokens")],
+            NativeFormat::Nova => match fields.get_mut("inferenceConfig") {
+                Some(Value::Object(config)) => config
+                    .iter_mut()
+                    .filter(|(name, _)| *name == "maxTokens" || *name == "max_new_tokens")
+                    .map(|(_, value)| Some(value))
+                    .collect(),
+                _ => Vec::new(),
+            },
+        };
+        for count in counts.into_iter().flatten() {
+            if count.as_u64().is_some_and(|n| n > u64::from(cap)) {
+                *count = cap.into();
+            }
+        }
     }
     // A map of plain JSON values: serialising cannot fail.
     let body = serde_json::to_vec(&Value::Object(fields)).unwrap_or_default();

@@ -244,7 +244,7 @@ fn nova_body(extra: Value) -> Value {
 }
 
 fn refusal(model: &str, body: &Value) -> String {
-    match prepare(model, body.to_string().as_bytes()) {
+    match prepare(model, body.to_string().as_bytes(), None) {
         Err(BodyError::Invalid(error)) => error.to_string(),
         other => panic!("{body}: {other:?}"),
     }
@@ -257,18 +257,23 @@ fn good_native_bodies_pass_and_the_format_follows_the_model() {
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"},
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}]},
             {"role": "assistant", "content": "Hello"}]}));
-    let (sent, format) = prepare(HAIKU, full.to_string().as_bytes()).unwrap();
+    let (sent, format) = prepare(HAIKU, full.to_string().as_bytes(), None).unwrap();
     assert_eq!(format, NativeFormat::Anthropic);
     assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), full);
-    let (_, format) = prepare(APP_PROFILE, claude_body(json!({})).to_string().as_bytes()).unwrap();
+    let (_, format) = prepare(
+        APP_PROFILE,
+        claude_body(json!({})).to_string().as_bytes(),
+        None,
+    )
+    .unwrap();
     assert_eq!(format, NativeFormat::Anthropic);
 
-    let (sent, format) = prepare(NOVA, nova_body(json!({})).to_string().as_bytes()).unwrap();
+    let (sent, format) = prepare(NOVA, nova_body(json!({})).to_string().as_bytes(), None).unwrap();
     assert_eq!(format, NativeFormat::Nova);
     let sent: Value = serde_json::from_slice(&sent).unwrap();
     assert_eq!(sent["inferenceConfig"], json!({"max_new_tokens": 1024}));
     let nova2 = "global.amazon.nova-2-lite-v1:0";
-    let (sent, _) = prepare(nova2, nova_body(json!({})).to_string().as_bytes()).unwrap();
+    let (sent, _) = prepare(nova2, nova_body(json!({})).to_string().as_bytes(), None).unwrap();
     assert_eq!(
         serde_json::from_slice::<Value>(&sent).unwrap()["inferenceConfig"],
         json!({"maxTokens": 1024})
@@ -277,9 +282,28 @@ fn good_native_bodies_pass_and_the_format_follows_the_model() {
         json!({"schemaVersion": "messages-v1", "system": [{"text": "s"}],
         "inferenceConfig": {"maxTokens": 50, "topP": 0.5, "top_k": 3, "stopSequences": ["x"]}}),
     );
-    let (sent, format) = prepare(APP_PROFILE, tuned.to_string().as_bytes()).unwrap();
+    let (sent, format) = prepare(APP_PROFILE, tuned.to_string().as_bytes(), None).unwrap();
     assert_eq!(format, NativeFormat::Nova);
     assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), tuned);
+}
+
+#[test]
+fn a_token_count_over_the_target_s_cap_is_lowered_to_it() {
+    let sent = |model: &str, body: Value, cap| {
+        let (sent, _) = prepare(model, body.to_string().as_bytes(), Some(cap)).unwrap();
+        serde_json::from_slice::<Value>(&sent).unwrap()
+    };
+    let claude = claude_body(json!({"max_tokens": 4000}));
+    assert_eq!(sent(HAIKU, claude.clone(), 1000)["max_tokens"], 1000);
+    assert_eq!(
+        sent(HAIKU, claude, 8000)["max_tokens"],
+        4000,
+        "under the cap: as sent"
+    );
+    let nova = nova_body(json!({"inferenceConfig": {"maxTokens": 5000}}));
+    assert_eq!(sent(NOVA, nova, 512)["inferenceConfig"]["maxTokens"], 512);
+    let defaulted = sent(NOVA, nova_body(json!({})), 512);
+    assert_eq!(defaulted["inferenceConfig"], json!({"max_new_tokens": 512}));
 }
 
 #[test]
@@ -335,7 +359,7 @@ fn bad_native_bodies_name_the_field() {
         assert!(message.starts_with(expected), "{message}");
     }
     assert!(matches!(
-        prepare(NOVA, b"{\"messages\": ["),
+        prepare(NOVA, b"{\"messages\": [", None),
         Err(BodyError::Json(_))
     ));
     assert_eq!(refusal(NOVA, &json!([1])), "body: must be a JSON object");

@@ -23,6 +23,7 @@ use crate::{
     config::settings::Settings,
     platform::{with_timeout, Platform, UpstreamRequest},
     routing::pipeline::{chat_once, Choice, RequestContext},
+    text::mask::mask_account_ids,
 };
 use futures::StreamExt;
 use serde::Serialize;
@@ -58,7 +59,7 @@ struct Event<'a> {
 
 /// One structured log line about a job (never prompt or answer text).
 pub fn log_event<P: Platform>(platform: &P, event: &str, job: &str, detail: &str) {
-    let detail: String = detail.chars().take(300).collect();
+    let detail: String = mask_account_ids(detail).chars().take(300).collect();
     let line = Event {
         event,
         job,
@@ -487,14 +488,18 @@ pub async fn apply_progress<P: Platform>(
     let now = platform.now_ms();
     let json = serde_json::to_string(&output).unwrap_or_default();
     let id = job.id.clone();
+    if let Progress::Failed(message) = progress {
+        // Bedrock's text can name the account, its roles and buckets: the log keeps it.
+        log_event(platform, "job_async_failed", &id, message);
+    }
     let updated = update(jobs.store.as_ref(), &id, Some(job), |j| match progress {
         Progress::InProgress => j.invoked(&output, now),
         Progress::Completed => j.succeed(json.clone(), now),
-        Progress::Failed(message) => j.fail_with_result(
+        Progress::Failed(_) => j.fail_with_result(
             json.clone(),
             JobError {
                 code: ErrorCode::ModelError.as_str().to_owned(),
-                message: format!("Bedrock reported the invocation as failed: {message}"),
+                message: "Bedrock reported the invocation as failed.".into(),
             },
             now,
         ),

@@ -602,3 +602,39 @@ fn queue_messages_keep_their_wire_form() {
         assert!(serde_json::from_str::<JobMessage>(bad).is_err(), "{bad}");
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn bedrock_s_failure_text_stays_in_the_log_with_the_account_masked() {
+    let arn = "arn:aws:bedrock:us-east-1:123456789012:async-invoke/abc123def456";
+    let failure =
+        "AccessDenied: arn:aws:iam::123456789012:role/bedrock-s3 cannot write s3://secret-bucket";
+    let w = world(vec![
+        Reply::json(&json!({"invocationArn": arn}).to_string()),
+        Reply::json(
+            &json!({"invocationArn": arn, "status": "Failed", "failureMessage": failure})
+                .to_string(),
+        ),
+    ]);
+    let id = w
+        .submit(json!({"route": "video", "model_input": {"taskType": "TEXT_VIDEO"}}))
+        .await;
+    w.queue.take();
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    let poll = JobMessage::Poll { job: id.clone() };
+    assert_eq!(w.deliver(Source::Jobs, &poll).await, Disposition::Ack);
+    let job = w.get(&id).await;
+    assert_eq!(job["status"], "failed");
+    assert_eq!(
+        job["error"],
+        json!({"code": "model_error", "message": "Bedrock reported the invocation as failed."})
+    );
+    let logs = w.platform.logs();
+    let logged = logs
+        .iter()
+        .find(|line| line["event"] == "job_async_failed")
+        .expect("the failure is logged");
+    assert!(logged["detail"].as_str().unwrap().contains("secret-bucket"));
+    assert!(!logs
+        .iter()
+        .any(|line| line.to_string().contains("123456789012")));
+}

@@ -236,22 +236,29 @@ impl Config {
     /// `chosen`, each once: `auto`'s own class when it chose, and the chosen route's.
     pub fn limits_for(&self, asked: Option<&str>, chosen: &str) -> Vec<(&str, RateLimitClass)> {
         let auto = match self.resolve(asked) {
-            Ok(Resolved::Auto(auto)) => auto.rate_limit.as_deref(),
+            Ok(Resolved::Auto(_)) => self.limits_of(asked),
             _ => None,
         };
-        let route = self
-            .routes
-            .get(chosen)
-            .and_then(|r| r.rate_limit.as_deref());
+        let route = self.limits_of(Some(chosen));
         let mut classes = Vec::new();
-        for class in [auto, route].into_iter().flatten() {
-            if let Some((class, limits)) = self.rate_limits.get_key_value(class) {
-                if classes.iter().all(|(c, _)| *c != class) {
-                    classes.push((class.as_str(), *limits));
-                }
+        for (class, limits) in [auto, route].into_iter().flatten() {
+            if classes.iter().all(|(c, _)| *c != class) {
+                classes.push((class, limits));
             }
         }
         classes
+    }
+
+    /// The rate-limit class of the route `name` names (the default when `None`): a chain's
+    /// own, or `auto`'s; what a request is counted against before its body is read.
+    pub fn limits_of(&self, name: Option<&str>) -> Option<(&str, RateLimitClass)> {
+        let class = match self.resolve(name).ok()? {
+            Resolved::Chain(_, route) => route.rate_limit.as_deref()?,
+            Resolved::Auto(auto) => auto.rate_limit.as_deref()?,
+        };
+        self.rate_limits
+            .get_key_value(class)
+            .map(|(class, limits)| (class.as_str(), *limits))
     }
 
     /// The route `name` (the default when `None`), chain or auto. `Err` names the available

@@ -26,6 +26,17 @@ impl<P: Platform> Edge<P> {
         context: RequestContext,
     ) -> Result<Answer, ApiError> {
         check_json_body(&request.body, &request.headers)?;
+        let config = &self.settings.config;
+        // Counted before the body is parsed, so a refused body is no free work: the route the
+        // path names, else the caller's default.
+        let first = path_route.or(match caller {
+            Caller::Widget(widget) => Some(widget.default_route(config)),
+            Caller::Direct => None,
+        });
+        let counted = config.limits_of(first);
+        self.rate_limit(counted.as_slice(), &request.headers)
+            .await?;
+        self.widget_rate_limit(caller, &request.headers).await?;
         let chat: ChatRequest = serde_json::from_slice(&request.body)
             .map_err(|e| ApiError::invalid_json(e.to_string()))?;
         validate(&chat)?;
@@ -39,7 +50,6 @@ impl<P: Platform> Edge<P> {
                 });
             }
         }
-        let config = &self.settings.config;
         let asked = path_route.or(chat.route.as_deref());
         // A widget names a route its key opens, or gets the key's default.
         let asked = match caller {
@@ -58,9 +68,9 @@ impl<P: Platform> Edge<P> {
             field: Some("route".into()),
             ..ApiError::invalid(format!("route: {m}"))
         })?;
-        let classes = config.limits_for(asked, &choice.route);
+        let mut classes = config.limits_for(asked, &choice.route);
+        classes.retain(|(class, _)| counted.is_none_or(|(done, _)| done != *class));
         self.rate_limit(&classes, &request.headers).await?;
-        self.widget_rate_limit(caller, &request.headers).await?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);
         if chat.stream == Some(false) {

@@ -45,6 +45,9 @@ impl<P: Platform> Edge<P> {
             Ok((name, chain)) => (name.to_owned(), chain),
             Err(message) => return Err(ApiError::not_found(message)),
         };
+        // Counted before the body is read, so a refused body is no free work.
+        self.rate_limit(chain.limits(config).as_slice(), &request.headers)
+            .await?;
         check_json_body(&request.body, &request.headers)?;
         if chain.async_invoke.is_some() {
             return Err(ApiError {
@@ -55,8 +58,6 @@ impl<P: Platform> Edge<P> {
             });
         }
         prepare(&chain.primary().model, &request.body, None)?;
-        self.rate_limit(chain.limits(config).as_slice(), &request.headers)
-            .await?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);
         let body = request.body.clone();

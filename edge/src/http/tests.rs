@@ -560,3 +560,41 @@ async fn an_async_invoke_route_is_not_reachable_through_invoke() {
     );
     assert!(platform.requests().is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_limit_is_counted_before_the_body_is_parsed() {
+    let (edge, platform) = new_edge(vec![]);
+    let mut settings = (*edge.settings).clone();
+    let tight = crate::config::RateLimitClass {
+        limit: 2,
+        period_s: 60,
+    };
+    settings.config.rate_limits.insert("tight".into(), tight);
+    for route in settings.config.routes.values_mut() {
+        route.rate_limit = Some("tight".into());
+    }
+    let edge = Edge::new(settings, platform.clone());
+    let broken = || {
+        let mut request = post_chat("{\"messages\": [");
+        request.path = "/api/generate".into();
+        request
+            .headers
+            .push(("cf-connecting-ip".into(), "198.51.100.4".into()));
+        request
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(edge.handle(broken()).await.status);
+    }
+    assert_eq!(statuses, [400, 400, 429], "refused bodies count too");
+    let mut invoke = post_invoke("/api/invoke/generate", "{");
+    invoke
+        .headers
+        .push(("cf-connecting-ip".into(), "198.51.100.4".into()));
+    assert_eq!(
+        edge.handle(invoke).await.status,
+        429,
+        "before the body is read"
+    );
+    assert!(platform.requests().is_empty());
+}

@@ -37,7 +37,8 @@ const DEFAULT_LIST: u32 = 50;
 
 impl<P: Platform> Edge<P> {
     /// `POST /api/jobs`, `GET /api/jobs` and `GET /api/jobs/{id}`; 503 when the host has no
-    /// jobs system.
+    /// jobs system. A read counts against the default route's rate-limit class: each one
+    /// reads the store, and may ask Bedrock for an async invocation's status.
     pub(super) async fn jobs(
         &self,
         endpoint: JobEndpoint<'_>,
@@ -49,6 +50,10 @@ impl<P: Platform> Edge<P> {
             ));
         };
         let (platform, settings) = (&self.platform, self.settings.as_ref());
+        if endpoint != JobEndpoint::Submit {
+            let read = settings.config.limits_of(None);
+            self.rate_limit(read.as_slice(), &request.headers).await?;
+        }
         match endpoint {
             JobEndpoint::Submit => {
                 let id = new_job_id(platform);

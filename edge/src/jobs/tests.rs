@@ -638,3 +638,27 @@ async fn bedrock_s_failure_text_stays_in_the_log_with_the_account_masked() {
         .iter()
         .any(|line| line.to_string().contains("123456789012")));
 }
+
+#[tokio::test(start_paused = true)]
+async fn job_reads_count_against_the_default_route_s_limit() {
+    let w = world(vec![]);
+    let mut settings = settings();
+    settings.config.rate_limits.insert(
+        "tight".into(),
+        crate::config::RateLimitClass {
+            limit: 2,
+            period_s: 60,
+        },
+    );
+    let default = settings.config.default_route.clone();
+    if let Some(route) = settings.config.routes.get_mut(&default) {
+        route.rate_limit = Some("tight".into());
+    }
+    let edge = Edge::new(settings, w.platform.clone()).with_jobs(Some(w.jobs.clone()));
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let read = request("GET", "/api/jobs/job_nope", CLIENT, Value::Null);
+        statuses.push(edge.handle(read).await.status);
+    }
+    assert_eq!(statuses, [404, 404, 429]);
+}

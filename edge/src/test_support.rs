@@ -3,7 +3,11 @@
 //! timeouts pass instantly).
 
 use crate::{
-    config::{Config, ConfigError, RateLimitClass, Timeouts},
+    config::{
+        secret::{Credentials, Secret},
+        settings::Settings,
+        Config, ConfigError, RateLimitClass, Timeouts,
+    },
     platform::{
         health::{HealthQuery, HealthRecord, TargetView},
         ByteStream, Platform, TransportError, UpstreamRequest, UpstreamResponse,
@@ -211,6 +215,19 @@ impl Platform for ScriptedPlatform {
             .borrow_mut()
             .limiter
             .hit(class, limits, bucket, now)
+    }
+}
+
+/// Settings with test SigV4 credentials, the default endpoint and `config`.
+pub fn settings_with(config: Config) -> Settings {
+    Settings {
+        credentials: Credentials::SigV4 {
+            access_key_id: "AKIDEXAMPLE".into(),
+            secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
+            session_token: None,
+        },
+        endpoint: None,
+        config,
     }
 }
 

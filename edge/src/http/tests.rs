@@ -3,26 +3,17 @@
 use super::*;
 use crate::{
     bedrock::{converse::tests::answer, native::tests::anthropic_stream},
-    config::secret::{Credentials, Secret},
-    test_support::{body, End, Reply, ScriptedPlatform},
+    test_support::{body, one_call_config, settings_with, End, Reply, ScriptedPlatform},
 };
 use serde_json::json;
 use shared::{sse::SseParser, StreamEvent};
 
 fn new_edge(replies: Vec<Reply>) -> (Edge<ScriptedPlatform>, ScriptedPlatform) {
     let platform = ScriptedPlatform::new(replies);
-    let settings = Settings {
-        credentials: Credentials::SigV4 {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: Secret::new("wJalrXUtnFEMI"),
-            session_token: None,
-        },
-        endpoint: None,
-        config: crate::test_support::one_call_config(crate::config::Timeouts {
-            first_byte_ms: 1_000,
-            idle_ms: 1_000,
-        }),
-    };
+    let settings = settings_with(one_call_config(crate::config::Timeouts {
+        first_byte_ms: 1_000,
+        idle_ms: 1_000,
+    }));
     (Edge::new(settings, platform.clone()), platform)
 }
 

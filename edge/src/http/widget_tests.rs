@@ -4,11 +4,8 @@
 use super::*;
 use crate::{
     bedrock::converse::tests::answer,
-    config::{
-        secret::{Credentials, Secret},
-        Config, RateLimitClass, Timeouts, DEMO_WIDGET_KEY,
-    },
-    test_support::{body, one_call_config, End, Reply, ScriptedPlatform},
+    config::{Config, RateLimitClass, Timeouts, DEMO_WIDGET_KEY},
+    test_support::{body, one_call_config, settings_with, End, Reply, ScriptedPlatform},
 };
 
 const EDGE: &str = "https://chat.example.com";
@@ -17,16 +14,7 @@ const HELLO: &str = r#"{"messages":[{"role":"user","content":"hello"}],"route":"
 
 fn edge_with(config: Config, replies: Vec<Reply>) -> (Edge<ScriptedPlatform>, ScriptedPlatform) {
     let platform = ScriptedPlatform::new(replies);
-    let settings = Settings {
-        credentials: Credentials::SigV4 {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: Secret::new("wJalrXUtnFEMI"),
-            session_token: None,
-        },
-        endpoint: None,
-        config,
-    };
-    (Edge::new(settings, platform.clone()), platform)
+    (Edge::new(settings_with(config), platform.clone()), platform)
 }
 
 fn config() -> Config {

@@ -11,14 +11,10 @@ use super::{
     JobMessage, JobSettings, Jobs,
 };
 use crate::{
-    config::{
-        secret::{Credentials, Secret},
-        settings::Settings,
-        AsyncInvoke, Timeouts,
-    },
+    config::{secret::Secret, settings::Settings, AsyncInvoke, Timeouts},
     http::{ApiBody, ApiRequest, ApiResponse, Edge},
     platform::UpstreamRequest,
-    test_support::{one_call_config, Reply, ScriptedPlatform, START_MS},
+    test_support::{one_call_config, settings_with, Reply, ScriptedPlatform, START_MS},
 };
 use serde_json::{json, Value};
 use shared::jobs::{CallbackState, JobStatus};
@@ -50,13 +46,8 @@ fn settings() -> Settings {
     });
     config.routes.insert("video".into(), video);
     Settings {
-        credentials: Credentials::SigV4 {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: Secret::new("wJalrXUtnFEMI"),
-            session_token: None,
-        },
         endpoint: Some("http://bedrock.test".into()),
-        config,
+        ..settings_with(config)
     }
 }
 

@@ -6,12 +6,9 @@ use crate::{
         converse::tests::exception,
         eventstream::{encode, Frame},
     },
-    config::{
-        secret::{Credentials, Secret},
-        settings::Settings,
-    },
+    config::settings::Settings,
     routing::pipeline::{invoke_once, invoke_stream},
-    test_support::{body, End, Reply, ScriptedPlatform, START_MS},
+    test_support::{body, settings_with, End, Reply, ScriptedPlatform, START_MS},
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -377,15 +374,7 @@ fn settings() -> Settings {
     if let Some(route) = config.routes.get_mut("classify") {
         route.targets[0].model = NOVA.into();
     }
-    Settings {
-        credentials: Credentials::SigV4 {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: Secret::new("wJalrXUtnFEMI"),
-            session_token: None,
-        },
-        endpoint: None,
-        config,
-    }
+    settings_with(config)
 }
 
 fn header<'a>(request: &'a crate::platform::UpstreamRequest, name: &str) -> Option<&'a str> {

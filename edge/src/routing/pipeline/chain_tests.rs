@@ -7,8 +7,7 @@
 use super::*;
 use crate::{
     bedrock::converse::tests::answer,
-    config::secret::{Credentials, Secret},
-    test_support::{body, End, Reply, ScriptedPlatform, START_MS},
+    test_support::{body, settings_with, End, Reply, ScriptedPlatform, START_MS},
 };
 use futures::StreamExt;
 use serde_json::json;
@@ -42,15 +41,9 @@ fn settings() -> Rc<Settings> {
         },
         "circuit": {"failure_threshold": 3, "cool_down_ms": COOL_DOWN_MS}
     });
-    Rc::new(Settings {
-        credentials: Credentials::SigV4 {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: Secret::new("wJalrXUtnFEMI"),
-            session_token: None,
-        },
-        endpoint: None,
-        config: Config::from_json(&routes.to_string()).unwrap(),
-    })
+    Rc::new(settings_with(
+        Config::from_json(&routes.to_string()).unwrap(),
+    ))
 }
 
 fn ok(text: &str) -> Reply {

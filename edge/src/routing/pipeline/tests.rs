@@ -5,7 +5,9 @@ use crate::{
     bedrock::converse::tests::{answer, event, exception, stop_and_usage, text},
     config::secret::{Credentials, Secret},
     platform::UpstreamRequest,
-    test_support::{body, channel_body, one_call_config, End, Reply, ScriptedPlatform, START_MS},
+    test_support::{
+        body, channel_body, one_call_config, settings_with, End, Reply, ScriptedPlatform, START_MS,
+    },
 };
 use futures::StreamExt;
 use shared::{ChatMessage, Delta, ErrorCode, StreamError, Usage};
@@ -15,18 +17,10 @@ const FIRST_BYTE_MS: u64 = 1_000;
 const IDLE_MS: u64 = 2_000;
 
 fn settings() -> Settings {
-    Settings {
-        credentials: Credentials::SigV4 {
-            access_key_id: "AKIDEXAMPLE".into(),
-            secret_access_key: Secret::new("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
-            session_token: None,
-        },
-        endpoint: None,
-        config: one_call_config(crate::config::Timeouts {
-            first_byte_ms: FIRST_BYTE_MS,
-            idle_ms: IDLE_MS,
-        }),
-    }
+    settings_with(one_call_config(crate::config::Timeouts {
+        first_byte_ms: FIRST_BYTE_MS,
+        idle_ms: IDLE_MS,
+    }))
 }
 
 fn question() -> ChatRequest {

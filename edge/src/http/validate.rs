@@ -9,14 +9,18 @@ use crate::config::limits::{
 use crate::platform::header;
 use shared::{ChatRequest, ErrorCode, Role};
 
+/// Whether `Content-Length` already says the body is over the limit: the host then does not
+/// read it at all (see `worker`), and reads any other body only to one byte past the limit.
+pub fn declared_too_large(headers: &[(String, String)]) -> bool {
+    header(headers, "content-length")
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+}
+
 /// The body's size and `Content-Type` (`application/json`, parameters allowed).
-/// Refused with 413 or 415 before the body is read as JSON. A body whose `Content-Length`
-/// is over the limit is refused as it is: the host does not read it (see `worker`), and reads
-/// any other body only to one byte past the limit.
+/// Refused with 413 or 415 before the body is read as JSON.
 pub fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), ApiError> {
-    let declared = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
-    let too_large = |len: u64| len > MAX_BODY_BYTES as u64;
-    if too_large(body.len() as u64) || declared.is_some_and(too_large) {
+    if body.len() > MAX_BODY_BYTES || declared_too_large(headers) {
         return Err(ApiError::new(
             413,
             ErrorCode::PayloadTooLarge,

@@ -11,7 +11,7 @@ use crate::bedrock::request_url::RequestUrl;
 use crate::config::limits::MAX_BODY_BYTES;
 use crate::config::settings::Settings;
 use crate::config::ConfigError;
-use crate::http::{ApiBody, ApiRequest, ApiResponse, Edge};
+use crate::http::{validate::declared_too_large, ApiBody, ApiRequest, ApiResponse, Edge};
 use futures::StreamExt;
 use platform::WorkerPlatform;
 use shared::{ErrorBody, ErrorCode};
@@ -79,13 +79,19 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
     };
     let url = request.inner().url();
     let url = RequestUrl::split(&url);
+    let headers: Vec<(String, String)> = request.headers().entries().collect();
+    let body = if declared_too_large(&headers) {
+        Vec::new()
+    } else {
+        bounded_body(&mut request).await?
+    };
     let api_request = ApiRequest {
         origin: url.origin.to_owned(),
         method: request.method().to_string(),
         path: url.path.to_owned(),
         query: url.query.to_owned(),
-        headers: request.headers().entries().collect(),
-        body: bounded_body(&mut request).await?,
+        headers,
+        body,
     };
     let mut edge = Edge::new(settings, WorkerPlatform::new(env.clone(), ctx));
     match crate::jobs::JobSettings::from_lookup(|name| lookup(env, name)) {
@@ -100,17 +106,9 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
     into_worker_response(edge.handle(api_request).await)
 }
 
-/// The request body, read no further than the edge accepts: not at all when `Content-Length`
-/// is already over the limit, else at most one byte past it, so that a missing or lying header
-/// cannot make the isolate buffer more. The core answers 413 for either.
+/// The request body, read to at most one byte past the limit, so that a missing or lying
+/// `Content-Length` cannot make the isolate buffer more; the core answers 413 for it.
 async fn bounded_body(request: &mut Request) -> worker::Result<Vec<u8>> {
-    let declared = request.headers().get("content-length")?;
-    if declared
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
-        return Ok(Vec::new());
-    }
     // No body at all (a GET) is an error here: an empty body.
     let Ok(mut stream) = request.stream() else {
         return Ok(Vec::new());

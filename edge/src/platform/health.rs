@@ -26,8 +26,11 @@ pub enum Outcome {
     /// The target answered; `ttft_ms` from sending the call to its first text (or to the whole
     /// answer, for non-streamed calls), when there was text.
     Success { ttft_ms: Option<u64> },
-    /// A failure that counts against the target (`routing::circuit::counts_against_target`).
+    /// A failure that counts against the target (`routing::circuit::failure_outcome`).
     Failure,
+    /// The target refused to serve at all (access denied, model not found there, signature
+    /// refused): it is left out for a cool-down.
+    Refused,
 }
 
 /// One outcome of one target. Crosses the seam as a flat object ([`wire`]).

@@ -5,6 +5,7 @@
 
 use crate::bedrock::error::{BedrockError, BedrockErrorKind};
 use crate::config::policy::RetryPolicy;
+use crate::routing::circuit::refuses_to_serve;
 
 /// Full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter"): a uniformly random
 /// wait from 0 to `min(max, base * 2^(retry - 1))`; `retry` is 1 for the first retry.
@@ -42,6 +43,8 @@ pub struct Failure {
     pub retryable: bool,
     /// The target did not answer in time: try another target rather than wait on it again.
     pub timed_out: bool,
+    /// The target refuses to serve at all: another one may.
+    pub refused: bool,
     /// The wait the upstream asked for.
     pub retry_after_ms: Option<u64>,
 }
@@ -54,6 +57,7 @@ impl Failure {
                 error.kind,
                 BedrockErrorKind::FirstByteTimeout | BedrockErrorKind::IdleTimeout
             ),
+            refused: refuses_to_serve(error.kind),
             retry_after_ms: error.retry_after_ms,
         }
     }
@@ -80,6 +84,9 @@ pub fn next_step(
     deadline: Deadline,
     random: u64,
 ) -> Next {
+    if failure.refused {
+        return Next::NextTarget;
+    }
     if !failure.retryable {
         return Next::Stop;
     }
@@ -113,6 +120,7 @@ mod tests {
         Failure {
             retryable: true,
             timed_out: false,
+            refused: false,
             retry_after_ms: None,
         }
     }
@@ -161,6 +169,14 @@ mod tests {
         };
         assert_eq!(
             next_step(&POLICY, timeout, 1, 0, deadline, 0),
+            Next::NextTarget
+        );
+        let refused = Failure {
+            refused: true,
+            ..fatal
+        };
+        assert_eq!(
+            next_step(&POLICY, refused, 1, 0, deadline, 0),
             Next::NextTarget
         );
     }

@@ -20,7 +20,7 @@ use crate::{
         Platform,
     },
     routing::{
-        circuit::counts_against_target,
+        circuit::failure_outcome,
         plan::Candidate,
         request_log::{LogLine, RequestLog},
         retry::{next_step, Deadline, Failure, Next},
@@ -334,8 +334,8 @@ impl<P: Platform> Run<P> {
         error: BedrockError,
     ) -> AttemptOutcome<P> {
         self.upstream_ms += self.platform.now_ms().saturating_sub(sent_ms);
-        if counts_against_target(error.kind) {
-            self.reports.add(target, Outcome::Failure);
+        if let Some(outcome) = failure_outcome(error.kind) {
+            self.reports.add(target, outcome);
         }
         AttemptOutcome::FailedBeforeFirstByte(error)
     }
@@ -381,8 +381,8 @@ impl<P: Platform> Run<P> {
                 return (answer.events.take_native().map(Step::Native), done);
             }
         };
-        if counts_against_target(error.kind) {
-            self.reports.add(&answer.target, Outcome::Failure);
+        if let Some(outcome) = failure_outcome(error.kind) {
+            self.reports.add(&answer.target, outcome);
         }
         (None, fail(&mut self.log, error, self.upstream_ms))
     }

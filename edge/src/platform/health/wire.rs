@@ -1,5 +1,5 @@
 //! A [`HealthReport`] as it is posted to the health store: `{"key":"m@r","outcome":"success",
-//! "ttft_ms":5}` or `{"key":"m@r","outcome":"failure"}`. Written and read as a flat struct:
+//! "ttft_ms":5}`, `{"key":"m@r","outcome":"failure"}` or `"refused"`. Written and read as a flat struct:
 //! serde's flattened, internally tagged enums buffer every value before reading it, code that
 //! cost the Worker several KB.
 
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize)]
 pub(super) struct WireReport {
     key: String,
-    /// `success` or `failure`.
+    /// `success`, `failure` or `refused`.
     outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ttft_ms: Option<u64>,
@@ -20,6 +20,7 @@ impl From<HealthReport> for WireReport {
         let (outcome, ttft_ms) = match report.outcome {
             Outcome::Success { ttft_ms } => ("success", ttft_ms),
             Outcome::Failure => ("failure", None),
+            Outcome::Refused => ("refused", None),
         };
         Self {
             key: report.key,
@@ -38,6 +39,7 @@ impl TryFrom<WireReport> for HealthReport {
                 ttft_ms: wire.ttft_ms,
             },
             "failure" => Outcome::Failure,
+            "refused" => Outcome::Refused,
             other => return Err(format!("unknown outcome `{other}`")),
         };
         Ok(Self {

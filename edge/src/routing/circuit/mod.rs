@@ -17,11 +17,17 @@
 //!   probe that never reports back (its request ended early, or used another target) expires
 //!   after `cool_down_ms`, and the next request gets a new probe.
 //!
-//! Client errors (validation, authentication) and client disconnects do not count either way:
-//! they say nothing about the target's health.
+//! * **Refused**: a target that refuses to serve at all (access denied, model not found there)
+//!   opens at once, from any state, for a cool-down: the request moves on along the chain.
+//!
+//! Client errors (validation, expired credentials) and client disconnects do not count either
+//! way: they say nothing about the target's health.
 
 use crate::bedrock::error::BedrockErrorKind;
-use crate::{config::policy::CircuitPolicy, platform::health::Admission};
+use crate::{
+    config::policy::CircuitPolicy,
+    platform::health::{Admission, Outcome},
+};
 use serde::{Deserialize, Serialize};
 use stored::StoredCircuit;
 
@@ -141,6 +147,12 @@ impl Circuit {
         }
     }
 
+    /// The target refused to serve at `now_ms` (see [`failure_outcome`]): it opens for a full
+    /// cool-down from now, whatever its state, and is probed again after it.
+    pub fn on_refusal(&mut self, now_ms: u64) {
+        *self = Self::Open { opened_ms: now_ms };
+    }
+
     /// Keeps only the newest `window` outcomes.
     fn trim(&mut self, window: u32) {
         if let Self::Closed {
@@ -180,11 +192,18 @@ impl Circuit {
     }
 }
 
-/// Whether a failure of this kind says the target is unhealthy. Exhaustive on purpose: a new
-/// kind must be placed here. Throttling counts (the target cannot take more now); requests the
-/// target rightly refused (validation, auth, quotas) and the edge's own problems do not.
-pub fn counts_against_target(kind: BedrockErrorKind) -> bool {
-    match kind {
+/// What a failure of this kind says of the target's health. Exhaustive on purpose: a new kind
+/// must be placed here. Throttling and faults count as failures (the target cannot take more
+/// now); a refusal to serve this caller at all (access denied, no such model in that region,
+/// a signature or client the region does not accept) opens the target's circuit at once,
+/// since every request would get the same; requests the target rightly refused (validation,
+/// quotas), expired or missing credentials (the same for every target) and the edge's own
+/// problems say nothing.
+pub fn failure_outcome(kind: BedrockErrorKind) -> Option<Outcome> {
+    if refuses_to_serve(kind) {
+        return Some(Outcome::Refused);
+    }
+    let counts = match kind {
         BedrockErrorKind::Throttling
         | BedrockErrorKind::ModelNotReady
         | BedrockErrorKind::ServiceUnavailable
@@ -208,7 +227,20 @@ pub fn counts_against_target(kind: BedrockErrorKind) -> bool {
         | BedrockErrorKind::MissingAuthentication
         | BedrockErrorKind::EdgeMisconfigured
         | BedrockErrorKind::Unknown => false,
-    }
+    };
+    counts.then_some(Outcome::Failure)
+}
+
+/// Whether the target refused to serve at all: another target (region, account, model) may
+/// well serve, so the request moves on along the chain without retrying this one.
+pub fn refuses_to_serve(kind: BedrockErrorKind) -> bool {
+    matches!(
+        kind,
+        BedrockErrorKind::AccessDenied
+            | BedrockErrorKind::ResourceNotFound
+            | BedrockErrorKind::InvalidSignature
+            | BedrockErrorKind::UnrecognizedClient
+    )
 }
 
 #[cfg(test)]
@@ -385,9 +417,20 @@ mod tests {
 
     #[test]
     fn which_failures_count() {
-        assert!(counts_against_target(BedrockErrorKind::Throttling));
-        assert!(counts_against_target(BedrockErrorKind::FirstByteTimeout));
-        assert!(!counts_against_target(BedrockErrorKind::Validation));
-        assert!(!counts_against_target(BedrockErrorKind::AccessDenied));
+        let outcome = failure_outcome;
+        assert_eq!(
+            outcome(BedrockErrorKind::Throttling),
+            Some(Outcome::Failure)
+        );
+        assert_eq!(
+            outcome(BedrockErrorKind::FirstByteTimeout),
+            Some(Outcome::Failure)
+        );
+        assert_eq!(outcome(BedrockErrorKind::Validation), None);
+        assert_eq!(outcome(BedrockErrorKind::ExpiredToken), None);
+        assert_eq!(
+            outcome(BedrockErrorKind::AccessDenied),
+            Some(Outcome::Refused)
+        );
     }
 }

@@ -51,10 +51,10 @@ impl HealthCache {
         }
     }
 
-    /// Drops the targets `record` reports a failure of.
+    /// Drops the targets `record` reports a failure or a refusal of.
     pub fn note(&mut self, record: &HealthRecord) {
         for report in &record.reports {
-            if report.outcome == Outcome::Failure {
+            if !matches!(report.outcome, Outcome::Success { .. }) {
                 self.views.remove(&report.key);
             }
         }

@@ -74,6 +74,10 @@ impl TargetHealth {
                 self.circuit.on_failure(now_ms, &record.circuit);
                 self.error_rate = ewma(self.error_rate, 1.0, alpha, first);
             }
+            Outcome::Refused => {
+                self.circuit.on_refusal(now_ms);
+                self.error_rate = ewma(self.error_rate, 1.0, alpha, first);
+            }
         }
         self.samples = self.samples.saturating_add(1);
         self.updated_ms = now_ms;
@@ -132,10 +136,11 @@ pub struct Ordered {
 
 /// Orders `targets` (a route's chain, in configured order) by `views` (the store's answer, by
 /// key; a missing key counts as unknown). Targets of the same model keep the places the model
-/// has in the chain but swap among themselves by expected latency: the EWMA time to first token
-/// (an unknown one counts as the best known of its group), plus `error_rate *
-/// error_penalty_ms`, plus `cost * cost_weight_ms`; ties keep the configured order. Then
-/// targets whose circuit rejects are left out.
+/// has in the chain but swap among themselves by expected latency: the EWMA time to first token,
+/// plus `error_rate * error_penalty_ms`, plus `cost * cost_weight_ms`; ties keep the configured
+/// order. A target never tried counts as the best known time of its group with the mean known
+/// error rate: it does not outrank a healthy primary after one blip, and it does outrank one
+/// that keeps failing. Then targets whose circuit rejects are left out.
 pub fn order(targets: &[Target], views: &[TargetView], policy: &RoutingPolicy) -> Ordered {
     let view_of = |target: &Target| {
         let key = target.key();
@@ -159,14 +164,27 @@ pub fn order(targets: &[Target], views: &[TargetView], policy: &RoutingPolicy) -
         if group.len() < 2 {
             continue;
         }
-        let prior = group
+        let prior_ttft = group
             .iter()
             .filter_map(|&j| all[j].ttft_ms)
             .min_by(f64::total_cmp)
             .unwrap_or(0.0);
+        let known: Vec<f64> = group
+            .iter()
+            .filter(|&&j| all[j].samples > 0)
+            .map(|&j| all[j].error_rate)
+            .collect();
+        #[allow(clippy::cast_precision_loss)]
+        let prior_error_rate = known.iter().sum::<f64>() / known.len().max(1) as f64;
         let score = |j: usize| {
-            all[j].ttft_ms.unwrap_or(prior)
-                + all[j].error_rate * policy.error_penalty_ms
+            let view = &all[j];
+            let error_rate = if view.samples == 0 {
+                prior_error_rate
+            } else {
+                view.error_rate
+            };
+            view.ttft_ms.unwrap_or(prior_ttft)
+                + error_rate * policy.error_penalty_ms
                 + targets[j].cost * policy.cost_weight_ms
         };
         let mut ranked = group.clone();
@@ -258,6 +276,27 @@ mod tests {
         assert_eq!(
             keys(&order(&chain, &views, &policy))[..2],
             ["sonnet@us-east-1", "sonnet@us-west-2"]
+        );
+    }
+
+    #[test]
+    fn an_untried_twin_does_not_outrank_a_primary_after_one_blip() {
+        let chain = [target("m", "us-east-1"), target("m", "us-west-2")];
+        let policy = RoutingPolicy::default();
+        // One failure among successes, at alpha 0.3.
+        let views = [view("m@us-east-1", Some(500.0), 0.3)];
+        assert_eq!(
+            keys(&order(&chain, &views, &policy)),
+            ["m@us-east-1", "m@us-west-2"]
+        );
+        // A twin that has answered as fast without failing does.
+        let views = [
+            view("m@us-east-1", Some(500.0), 0.3),
+            view("m@us-west-2", Some(500.0), 0.0),
+        ];
+        assert_eq!(
+            keys(&order(&chain, &views, &policy)),
+            ["m@us-west-2", "m@us-east-1"]
         );
     }
 

@@ -34,6 +34,10 @@ fn settings() -> Rc<Settings> {
                 "retry": retry, "timeouts": timeouts,
                 "last_resort": {"message": LAST_RESORT}
             },
+            "regions": {
+                "targets": [{"model": SONNET, "region": "us-west-2"}, {"model": SONNET, "region": REGION}],
+                "retry": retry, "timeouts": timeouts
+            },
             "fragile": {
                 "targets": [{"model": NOVA, "region": REGION}],
                 "retry": {"max_attempts": 1}, "timeouts": timeouts
@@ -218,5 +222,37 @@ async fn the_circuit_opens_after_repeated_failures_and_half_opens_after_the_cool
         called(&platform).len(),
         8,
         "the failed probe reopened the circuit"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_region_that_refuses_is_passed_over_and_left_out_for_a_while() {
+    let platform = ScriptedPlatform::new(vec![
+        Reply::error(403, "AccessDeniedException", "no access to this model"),
+        ok("from the east"),
+        ok("from the east again"),
+    ]);
+    let events = chat(&platform, "regions").await;
+    assert_eq!(
+        fallbacks(&events),
+        [(
+            format!("{SONNET}@us-west-2"),
+            key(SONNET),
+            "access_denied".into()
+        )]
+    );
+    assert!(
+        matches!(events.last(), Some(StreamEvent::Done(_))),
+        "{events:?}"
+    );
+    assert_eq!(called(&platform).len(), 2, "a refusal is not retried");
+
+    // The refusing region is left out until its cool-down has passed.
+    let events = chat(&platform, "regions").await;
+    assert!(matches!(events.last(), Some(StreamEvent::Done(_))));
+    assert_eq!(called(&platform).len(), 3);
+    assert_eq!(
+        platform.logs()[1]["circuit_open"],
+        json!([format!("{SONNET}@us-west-2")])
     );
 }

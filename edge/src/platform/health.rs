@@ -31,6 +31,9 @@ pub enum Outcome {
     /// The target refused to serve at all (access denied, model not found there, signature
     /// refused): it is left out for a cool-down.
     Refused,
+    /// The request was granted the target's half-open probe and ended without using it (an
+    /// earlier target answered, or the client left): the next request may probe at once.
+    Released,
 }
 
 /// One outcome of one target. Crosses the seam as a flat object ([`wire`]).

@@ -315,7 +315,7 @@ fn run<P: Platform>(
             .candidates
             .first()
             .map_or(configured_first, |c| c.target.clone());
-        run.begin(&first, plan.skipped.clone());
+        run.begin(&first, plan.skipped.clone(), plan.probes.clone());
         let reason = match (&choice.reason, &plan.reason) {
             (Some(a), Some(b)) => Some(format!("{a}; {b}")),
             (a, b) => a.clone().or_else(|| b.clone()),

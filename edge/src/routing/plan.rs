@@ -106,6 +106,8 @@ pub struct Plan {
     pub skipped: Vec<String>,
     /// Why the order differs from the configured one, if it does.
     pub reason: Option<String>,
+    /// Keys of the targets whose half-open probe this request holds.
+    pub probes: Vec<String>,
 }
 
 /// Orders `candidates` by the shared health (one round trip), leaving out open circuits.
@@ -143,10 +145,11 @@ pub async fn plan<P: Platform>(platform: &P, config: &Config, candidates: Vec<Ca
         .targets
         .iter()
         .filter(|p| p.probe)
-        .map(|p| public(&p.key))
+        .map(|p| p.key.clone())
         .collect();
     if !probes.is_empty() {
-        notes.push(format!("half-open probe: {}", probes.join(", ")));
+        let names: Vec<String> = probes.iter().map(|key| public(key)).collect();
+        notes.push(format!("half-open probe: {}", names.join(", ")));
     }
     let mut slots: Vec<Option<Candidate>> = candidates.into_iter().map(Some).collect();
     Plan {
@@ -157,5 +160,6 @@ pub async fn plan<P: Platform>(platform: &P, config: &Config, candidates: Vec<Ca
             .collect(),
         skipped,
         reason: (!notes.is_empty()).then(|| notes.join("; ")),
+        probes,
     }
 }

@@ -131,10 +131,13 @@ impl<P: Platform> Answer<P> {
 }
 
 /// Collects the outcomes of one request and hands them to the platform once, when dropped
-/// (whatever way the request ends, a client going away included).
+/// (whatever way the request ends, a client going away included), with the half-open probes
+/// it held and did not use released.
 struct Reports<P: Platform> {
     platform: P,
     record: HealthRecord,
+    /// Keys of the probes granted to this request and not yet reported on.
+    unused_probes: Vec<String>,
 }
 
 impl<P: Platform> Reports<P> {
@@ -146,19 +149,25 @@ impl<P: Platform> Reports<P> {
                 circuit: config.circuit,
                 ewma_alpha: config.routing.ewma_alpha,
             },
+            unused_probes: Vec::new(),
         }
     }
 
     fn add(&mut self, target: &Target, outcome: Outcome) {
-        self.record.reports.push(HealthReport {
-            key: target.key(),
-            outcome,
-        });
+        let key = target.key();
+        self.unused_probes.retain(|probe| *probe != key);
+        self.record.reports.push(HealthReport { key, outcome });
     }
 }
 
 impl<P: Platform> Drop for Reports<P> {
     fn drop(&mut self) {
+        for key in std::mem::take(&mut self.unused_probes) {
+            self.record.reports.push(HealthReport {
+                key,
+                outcome: Outcome::Released,
+            });
+        }
         if !self.record.reports.is_empty() {
             let record = HealthRecord {
                 reports: std::mem::take(&mut self.record.reports),
@@ -238,8 +247,10 @@ impl<P: Platform> Run<P> {
         fail(&mut self.log, error, 0)
     }
 
-    /// The first target (the chain's head once planned) is the one `meta` announces.
-    pub fn begin(&mut self, first: &Target, circuit_open: Vec<String>) {
+    /// The first target (the chain's head once planned) is the one `meta` announces; `probes`
+    /// are the half-open probes the plan was granted.
+    pub fn begin(&mut self, first: &Target, circuit_open: Vec<String>, probes: Vec<String>) {
+        self.reports.unused_probes = probes;
         self.log.line.circuit_open = circuit_open;
         self.log.line.model = Some(first.public_model());
         self.log.line.region = Some(first.region.clone());

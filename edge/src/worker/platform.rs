@@ -1,21 +1,22 @@
 //! The core's [`Platform`] on Cloudflare Workers: `fetch` with an abort signal tied to the
-//! body's lifetime, `Date.now()`, `setTimeout`, `crypto.getRandomValues()`, the target-health Durable
-//! Object (reads of healthy targets cached per isolate, writes deferred with `waitUntil`) and
-//! the rate limiting bindings.
+//! body's lifetime, `Date.now()`, `setTimeout`, `crypto.getRandomValues()`, the target-health
+//! Durable Object (reads cached per isolate, every call bounded in time, writes deferred with
+//! `waitUntil`) and the rate limiting bindings.
 
 use super::health_object;
 use crate::{
     config::{rate_limit_binding, Config, ConfigError, RateLimitClass},
+    platform::with_timeout,
     platform::{
         health::{HealthQuery, HealthRecord, TargetView},
         Platform, TransportError, UpstreamRequest, UpstreamResponse,
     },
-    routing::health::cache::HealthCache,
+    routing::health::cache::{HealthCache, STORE_TIMEOUT_MS},
 };
 use futures::StreamExt;
 use std::{cell::RefCell, rc::Rc, time::Duration};
 use wasm_bindgen::{JsCast, JsValue};
-use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Request, Response};
+use worker::{AbortController, Context, Delay, Env, Fetch, Headers, Request};
 
 thread_local! {
     /// This isolate's recent copy of healthy targets' views (see [`HealthCache`]).
@@ -81,8 +82,24 @@ fn new_request(
     Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
-/// One call to the health object.
-async fn call_health(env: &Env, path: &str, body: String) -> worker::Result<Response> {
+/// One call to the health object and its answer's body, given up after [`STORE_TIMEOUT_MS`]:
+/// a slow object must not hold the request (or its `waitUntil`) up.
+async fn call_health(
+    platform: &WorkerPlatform,
+    path: &str,
+    body: String,
+) -> worker::Result<Vec<u8>> {
+    let call = call_health_unbounded(&platform.env, path, body);
+    with_timeout(platform, STORE_TIMEOUT_MS, call)
+        .await
+        .unwrap_or_else(|| {
+            Err(worker::Error::RustError(format!(
+                "health object did not answer within {STORE_TIMEOUT_MS} ms"
+            )))
+        })
+}
+
+async fn call_health_unbounded(env: &Env, path: &str, body: String) -> worker::Result<Vec<u8>> {
     let stub = env
         .durable_object(health_object::BINDING)?
         .get_by_name(health_object::OBJECT_NAME)?;
@@ -92,14 +109,14 @@ async fn call_health(env: &Env, path: &str, body: String) -> worker::Result<Resp
         None,
         Some(&JsValue::from_str(&body)),
     )?;
-    let response = stub.fetch_with_request(request).await?;
+    let mut response = stub.fetch_with_request(request).await?;
     if response.status_code() >= 300 {
         return Err(worker::Error::RustError(format!(
             "health object answered HTTP {}",
             response.status_code()
         )));
     }
-    Ok(response)
+    response.bytes().await
 }
 
 fn log_error(event: &str, error: &worker::Error) {
@@ -185,12 +202,10 @@ impl Platform for WorkerPlatform {
     }
 
     async fn health_load(&self, query: HealthQuery) -> Vec<TargetView> {
-        // Planning may use this isolate's recent copy; `/api/health` always asks the object.
-        if query.claim_probes {
-            let now = self.now_ms();
-            if let Some(views) = HEALTH_CACHE.with_borrow(|cache| cache.lookup(&query.keys, now)) {
-                return views;
-            }
+        // This isolate's recent copy, when it can answer (see `HealthCache`).
+        let now = self.now_ms();
+        if let Some(views) = HEALTH_CACHE.with_borrow(|cache| cache.lookup(&query, now)) {
+            return views;
         }
         let unknown =
             |query: &HealthQuery| query.keys.iter().map(|k| TargetView::unknown(k)).collect();
@@ -199,9 +214,8 @@ impl Platform for WorkerPlatform {
             Err(_) => return unknown(&query),
         };
         let views = async {
-            let mut response = call_health(&self.env, "/load", body).await?;
-            let views = serde_json::from_slice::<Vec<TargetView>>(&response.bytes().await?)?;
-            Ok::<_, worker::Error>(views)
+            let bytes = call_health(self, "/load", body).await?;
+            Ok::<_, worker::Error>(serde_json::from_slice::<Vec<TargetView>>(&bytes)?)
         };
         match views.await {
             Ok(views) if views.len() == query.keys.len() => {
@@ -211,8 +225,9 @@ impl Platform for WorkerPlatform {
             }
             Ok(_) => unknown(&query),
             Err(error) => {
+                // Slow or down: plan with what this isolate last knew.
                 log_error("health_load_failed", &error);
-                unknown(&query)
+                HEALTH_CACHE.with_borrow(|cache| cache.last_known(&query.keys))
             }
         }
     }
@@ -222,9 +237,9 @@ impl Platform for WorkerPlatform {
         let Ok(body) = serde_json::to_string(&record) else {
             return;
         };
-        let env = self.env.clone();
+        let platform = self.clone();
         self.ctx.wait_until(async move {
-            if let Err(error) = call_health(&env, "/record", body).await {
+            if let Err(error) = call_health(&platform, "/record", body).await {
                 log_error("health_record_failed", &error);
             }
         });

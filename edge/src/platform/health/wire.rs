@@ -1,5 +1,5 @@
 //! A [`HealthReport`] as it is posted to the health store: `{"key":"m@r","outcome":"success",
-//! "ttft_ms":5}`, `{"key":"m@r","outcome":"failure"}` or `"refused"`. Written and read as a flat struct:
+//! "ttft_ms":5}`, `{"key":"m@r","outcome":"failure"}`, `"refused"` or `"released"`. Written and read as a flat struct:
 //! serde's flattened, internally tagged enums buffer every value before reading it, code that
 //! cost the Worker several KB.
 
@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize)]
 pub(super) struct WireReport {
     key: String,
-    /// `success`, `failure` or `refused`.
+    /// `success`, `failure`, `refused` or `released`.
     outcome: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ttft_ms: Option<u64>,
@@ -21,6 +21,7 @@ impl From<HealthReport> for WireReport {
             Outcome::Success { ttft_ms } => ("success", ttft_ms),
             Outcome::Failure => ("failure", None),
             Outcome::Refused => ("refused", None),
+            Outcome::Released => ("released", None),
         };
         Self {
             key: report.key,
@@ -40,6 +41,7 @@ impl TryFrom<WireReport> for HealthReport {
             },
             "failure" => Outcome::Failure,
             "refused" => Outcome::Refused,
+            "released" => Outcome::Released,
             other => return Err(format!("unknown outcome `{other}`")),
         };
         Ok(Self {

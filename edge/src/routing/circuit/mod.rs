@@ -14,8 +14,9 @@
 //! * **Half-open**: the first request to ask after the cool-down is granted the one probe; every
 //!   other request keeps skipping the target while the probe is out. A successful probe closes
 //!   the circuit (run and window cleared); a failed one opens it again for another cool-down. A
-//!   probe that never reports back (its request ended early, or used another target) expires
-//!   after `cool_down_ms`, and the next request gets a new probe.
+//!   request that ends without using its probe (an earlier target answered, or its client
+//!   left) releases it to the next request; a probe that never reports back at all (its
+//!   isolate died) expires after `cool_down_ms`.
 //!
 //! * **Refused**: a target that refuses to serve at all (access denied, model not found there)
 //!   opens at once, from any state, for a cool-down: the request moves on along the chain.
@@ -151,6 +152,16 @@ impl Circuit {
     /// cool-down from now, whatever its state, and is probed again after it.
     pub fn on_refusal(&mut self, now_ms: u64) {
         *self = Self::Open { opened_ms: now_ms };
+    }
+
+    /// The request holding the half-open probe ended without using it: the probe goes to the
+    /// next request that asks, instead of after its expiry.
+    pub fn release_probe(&mut self, now_ms: u64, policy: &CircuitPolicy) {
+        if let Self::HalfOpen { .. } = self {
+            *self = Self::Open {
+                opened_ms: now_ms.saturating_sub(policy.cool_down_ms),
+            };
+        }
     }
 
     /// Keeps only the newest `window` outcomes.

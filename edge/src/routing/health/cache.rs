@@ -1,17 +1,25 @@
-//! A short-lived, per-isolate copy of healthy targets' views, so that planning a request does
-//! not cost a round trip to the shared health store every time.
+//! A short-lived, per-isolate copy of targets' views, so that planning a request (or a hit on
+//! `/api/health`) does not cost a round trip to the shared health store every time, and so
+//! that a slow store leaves the last known state to plan with.
 //!
-//! Only the common case is served from memory: every target of the query known, fresh and
-//! closed (admission `Allowed`). Anything else (an unknown or stale target, an open or
-//! half-open circuit, whose probe must be granted by the store to one caller only) goes to the
-//! store. A failure reported by this isolate drops its target, since it may open the circuit.
-//! Other isolates' failures reach this one within the cache's time to live.
+//! Planning is served from memory only in the common case: every target of the query known,
+//! fresh and closed (admission `Allowed`). Anything else (an unknown or stale target, an open
+//! or half-open circuit, whose probe must be granted by the store to one caller only) goes to
+//! the store. Inspection (no probes claimed) takes any fresh view. A failure reported by this
+//! isolate drops its target, since it may open the circuit. Other isolates' failures reach
+//! this one within the cache's time to live.
 
-use crate::platform::health::{Admission, HealthRecord, Outcome, TargetView};
+use crate::platform::health::{Admission, HealthQuery, HealthRecord, Outcome, TargetView};
 use std::collections::HashMap;
 
 /// How long a healthy view is trusted without asking the store again.
 pub const DEFAULT_TTL_MS: u64 = 1_000;
+
+/// How long a call to the store may take before the request goes on with [`last_known`]
+/// views (a read) or the write is given up (a record).
+///
+/// [`last_known`]: HealthCache::last_known
+pub const STORE_TIMEOUT_MS: u64 = 500;
 
 #[derive(Debug)]
 pub struct HealthCache {
@@ -33,13 +41,32 @@ impl HealthCache {
         }
     }
 
-    /// The views of `keys`, in order, if every one is cached, fresh at `now_ms` and closed.
-    pub fn lookup(&self, keys: &[String], now_ms: u64) -> Option<Vec<TargetView>> {
-        keys.iter()
+    /// The answer to `query`, in key order, if every key is cached and fresh at `now_ms` and,
+    /// when the query claims probes, closed.
+    pub fn lookup(&self, query: &HealthQuery, now_ms: u64) -> Option<Vec<TargetView>> {
+        query
+            .keys
+            .iter()
             .map(|key| {
                 let (view, fetched_ms) = self.views.get(key)?;
                 let fresh = now_ms.saturating_sub(*fetched_ms) < self.ttl_ms;
-                (fresh && view.admission == Admission::Allowed).then(|| view.clone())
+                let usable = !query.claim_probes || view.admission == Admission::Allowed;
+                (fresh && usable).then(|| view.clone())
+            })
+            .collect()
+    }
+
+    /// The last views known of `keys` whatever their age, for when the store is slow: a
+    /// target never seen counts as healthy, and a probe cannot be granted without the store.
+    pub fn last_known(&self, keys: &[String]) -> Vec<TargetView> {
+        keys.iter()
+            .map(|key| match self.views.get(key) {
+                Some((view, _)) if view.admission == Admission::Probe => TargetView {
+                    admission: Admission::Rejected,
+                    ..view.clone()
+                },
+                Some((view, _)) => view.clone(),
+                None => TargetView::unknown(key),
             })
             .collect()
     }
@@ -77,6 +104,21 @@ mod tests {
         names.iter().map(|k| (*k).to_owned()).collect()
     }
 
+    fn planning(names: &[&str]) -> HealthQuery {
+        HealthQuery {
+            keys: keys(names),
+            circuit: CircuitPolicy::default(),
+            claim_probes: true,
+        }
+    }
+
+    fn inspection(names: &[&str]) -> HealthQuery {
+        HealthQuery {
+            claim_probes: false,
+            ..planning(names)
+        }
+    }
+
     #[test]
     fn fresh_closed_targets_are_served_in_query_order() {
         let mut cache = HealthCache::new(1_000);
@@ -84,11 +126,11 @@ mod tests {
             &[view("a", Admission::Allowed), view("b", Admission::Allowed)],
             0,
         );
-        let views = cache.lookup(&keys(&["b", "a"]), 999).unwrap();
+        let views = cache.lookup(&planning(&["b", "a"]), 999).unwrap();
         assert_eq!(views[0].key, "b");
         assert_eq!(views[1].key, "a");
-        assert_eq!(cache.lookup(&keys(&["a"]), 1_000), None, "stale");
-        assert_eq!(cache.lookup(&keys(&["a", "c"]), 10), None, "c unknown");
+        assert_eq!(cache.lookup(&planning(&["a"]), 1_000), None, "stale");
+        assert_eq!(cache.lookup(&planning(&["a", "c"]), 10), None, "c unknown");
     }
 
     #[test]
@@ -102,9 +144,34 @@ mod tests {
             ],
             0,
         );
-        assert!(cache.lookup(&keys(&["a"]), 1).is_some());
-        assert_eq!(cache.lookup(&keys(&["a", "open"]), 1), None);
-        assert_eq!(cache.lookup(&keys(&["probe"]), 1), None);
+        assert!(cache.lookup(&planning(&["a"]), 1).is_some());
+        assert_eq!(cache.lookup(&planning(&["a", "open"]), 1), None);
+        assert_eq!(cache.lookup(&planning(&["probe"]), 1), None);
+        // Inspecting claims nothing: every fresh view serves, open or not.
+        let views = cache
+            .lookup(&inspection(&["a", "open", "probe"]), 1)
+            .unwrap();
+        assert_eq!(views[1].admission, Admission::Rejected);
+        assert_eq!(cache.lookup(&inspection(&["a"]), 1_000), None, "stale");
+    }
+
+    #[test]
+    fn a_slow_store_leaves_the_last_known_views() {
+        let mut cache = HealthCache::new(1_000);
+        cache.store(
+            &[
+                view("open", Admission::Rejected),
+                view("probe", Admission::Probe),
+            ],
+            0,
+        );
+        let views = cache.last_known(&keys(&["open", "probe", "never"]));
+        let admissions: Vec<Admission> = views.iter().map(|v| v.admission).collect();
+        assert_eq!(
+            admissions,
+            [Admission::Rejected, Admission::Rejected, Admission::Allowed],
+            "long stale views still count; no probe without the store"
+        );
     }
 
     #[test]
@@ -126,7 +193,7 @@ mod tests {
             circuit: CircuitPolicy::default(),
             ewma_alpha: 0.3,
         });
-        assert_eq!(cache.lookup(&keys(&["a"]), 1), None);
-        assert!(cache.lookup(&keys(&["b"]), 1).is_some());
+        assert_eq!(cache.lookup(&planning(&["a"]), 1), None);
+        assert!(cache.lookup(&planning(&["b"]), 1).is_some());
     }
 }

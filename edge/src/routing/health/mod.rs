@@ -55,6 +55,11 @@ impl TargetHealth {
 
     /// Folds in one outcome.
     pub fn record(&mut self, outcome: Outcome, record: &HealthRecord, now_ms: u64) {
+        if outcome == Outcome::Released {
+            // No call was made: nothing to learn but that the probe is free again.
+            self.circuit.release_probe(now_ms, &record.circuit);
+            return;
+        }
         let first = self.samples == 0;
         let alpha = record.ewma_alpha.clamp(f64::MIN_POSITIVE, 1.0);
         match outcome {
@@ -78,6 +83,7 @@ impl TargetHealth {
                 self.circuit.on_refusal(now_ms);
                 self.error_rate = ewma(self.error_rate, 1.0, alpha, first);
             }
+            Outcome::Released => {}
         }
         self.samples = self.samples.saturating_add(1);
         self.updated_ms = now_ms;

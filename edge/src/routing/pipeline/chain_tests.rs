@@ -256,3 +256,46 @@ async fn a_region_that_refuses_is_passed_over_and_left_out_for_a_while() {
         json!([format!("{SONNET}@us-west-2")])
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_probe_the_request_never_used_is_released_for_the_next_one() {
+    let platform = ScriptedPlatform::new(
+        (0..3)
+            .map(|_| unavailable())
+            .chain([ok("probe ok")])
+            .collect(),
+    );
+    for _ in 0..3 {
+        chat(&platform, "fragile").await;
+    }
+    sleep(Duration::from_millis(COOL_DOWN_MS)).await;
+
+    // This request is granted the probe, and its client leaves before the call is made.
+    let request = ChatRequest {
+        messages: vec![ChatMessage::user("Hello?")],
+        ..ChatRequest::default()
+    };
+    let context = RequestContext::new("req-left", START_MS);
+    let mut stream = Box::pin(chat_stream(
+        platform.clone(),
+        settings(),
+        context,
+        Choice::route("fragile"),
+        request,
+    ));
+    let meta = stream.next().await;
+    assert!(
+        meta_reason(&[meta.unwrap()]).contains("half-open probe"),
+        "the leaving request held the probe"
+    );
+    drop(stream);
+    assert_eq!(called(&platform).len(), 3);
+
+    // The next request gets the probe at once, not a cool-down later.
+    let events = chat(&platform, "fragile").await;
+    assert!(
+        matches!(events.last(), Some(StreamEvent::Done(_))),
+        "{events:?}"
+    );
+    assert_eq!(called(&platform).len(), 4);
+}

@@ -81,13 +81,12 @@ pub struct JobError {
     pub message: String,
 }
 
-/// Where an async-invoke job's output is.
+/// How an async-invoke job's Bedrock invocation is doing. Its ARN (which names the edge's
+/// account) and its S3 output location stay on the edge: the output is the owner's to hand out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AsyncInvokeOutput {
-    pub invocation_arn: String,
+pub struct AsyncInvokeProgress {
     /// Bedrock's status: `InProgress`, `Completed` or `Failed`.
     pub bedrock_status: String,
-    pub s3_output_uri: String,
 }
 
 /// Delivery of the callback: `pending` until the receiver answers 2xx (`delivered`) or every
@@ -127,9 +126,9 @@ pub struct JobView {
     /// The answer (with its usage) of a succeeded Converse job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<crate::ChatResponse>,
-    /// An async-invoke job's invocation and output location.
+    /// An async-invoke job's progress at Bedrock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<AsyncInvokeOutput>,
+    pub output: Option<AsyncInvokeProgress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<JobError>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,6 +1,6 @@
 //! The jobs HTTP API: `POST /api/jobs` (validate, store `queued`, enqueue, `202`),
-//! `GET /api/jobs/{id}` and `GET /api/jobs?status=&limit=` (the client's own jobs only; an
-//! async invocation's status is refreshed from Bedrock on read).
+//! `GET /api/jobs/{id}` and `GET /api/jobs?status=&limit=` (the client's own jobs within their
+//! time to live, read from the store only: a read never costs a Bedrock call).
 
 use super::{
     endpoint::JobEndpoint,
@@ -12,12 +12,11 @@ use super::{
 use crate::{
     config::{limits::ValidationError, settings::Settings, RateLimitClass},
     jobs::{
-        async_invoke, callback,
+        callback,
         client::client_id,
         consumer,
         record::{JobRecord, NewJob},
-        store::{self, Updated},
-        JobMessage, Jobs,
+        store, JobMessage, Jobs,
     },
     platform::{nonempty_header, Platform},
     routing::pipeline::choose_route,
@@ -27,7 +26,6 @@ use shared::{
     jobs::{JobAccepted, JobError, JobKind, JobList, JobStatus, JobSubmission},
     ChatRequest, ErrorCode,
 };
-use std::collections::BTreeMap;
 
 /// Longest `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
@@ -37,8 +35,8 @@ const DEFAULT_LIST: u32 = 50;
 
 impl<P: Platform> Edge<P> {
     /// `POST /api/jobs`, `GET /api/jobs` and `GET /api/jobs/{id}`; 503 when the host has no
-    /// jobs system. A read counts against the default route's rate-limit class: each one
-    /// reads the store, and may ask Bedrock for an async invocation's status.
+    /// jobs system. Every call counts against the default route's rate-limit class before
+    /// anything is parsed; a submission then counts against its own route's other classes.
     pub(super) async fn jobs(
         &self,
         endpoint: JobEndpoint<'_>,
@@ -50,10 +48,9 @@ impl<P: Platform> Edge<P> {
             ));
         };
         let (platform, settings) = (&self.platform, self.settings.as_ref());
-        if endpoint != JobEndpoint::Submit {
-            let read = settings.config.limits_of(None);
-            self.rate_limit(read.as_slice(), &request.headers).await?;
-        }
+        let counted = settings.config.limits_of(None);
+        self.rate_limit(counted.as_slice(), &request.headers)
+            .await?;
         match endpoint {
             JobEndpoint::Submit => {
                 let id = new_job_id(platform);
@@ -62,14 +59,13 @@ impl<P: Platform> Edge<P> {
                     .limits
                     .iter()
                     .map(|(c, l)| (c.as_str(), *l))
+                    .filter(|(class, _)| counted.is_none_or(|(done, _)| done != *class))
                     .collect();
                 self.rate_limit(&classes, &request.headers).await?;
                 submit(platform, jobs, prepared).await
             }
-            JobEndpoint::List => {
-                list(platform, settings, jobs, &request.query, &request.headers).await
-            }
-            JobEndpoint::Get(id) => get(platform, settings, jobs, id, &request.headers).await,
+            JobEndpoint::List => list(platform, jobs, &request.query, &request.headers).await,
+            JobEndpoint::Get(id) => get(platform, jobs, id, &request.headers).await,
         }
     }
 }
@@ -284,37 +280,29 @@ pub async fn submit<P: Platform>(
     Ok(accepted(202, &record))
 }
 
-/// The job `id`, if it is the client's. An async invocation still running is refreshed from
-/// Bedrock (GetAsyncInvoke) first.
+/// The job `id`, if it is the client's and within its time to live, as stored.
 pub async fn get<P: Platform>(
     platform: &P,
-    settings: &Settings,
     jobs: &Jobs,
     id: &str,
     headers: &[(String, String)],
 ) -> Result<ApiResponse, ApiError> {
     let client = client_id(headers).map_err(ApiError::invalid)?;
+    let now = platform.now_ms();
     let record = jobs
         .store
         .get(id)
         .await
         .map_err(|_| unavailable("store"))?
-        .filter(|job| job.client_id == client)
+        .filter(|job| job.client_id == client && !jobs.settings.expired(job, now))
         .ok_or_else(|| ApiError::not_found("No such job."))?;
-    let record = match consumer::refresh_async(platform, settings, jobs, record.clone()).await {
-        Ok(Ok(fresh)) => fresh,
-        // Bedrock or the store could not be reached: show what is stored.
-        _ => record,
-    };
     Ok(no_store_json(200, &record.view()))
 }
 
-/// The client's jobs, newest first: `?status=queued|running|succeeded|failed` filters,
-/// `?limit=` (1 to 100, default 50) caps. Running async invocations are refreshed from
-/// Bedrock (ListAsyncInvokes, one call per region) first.
+/// The client's jobs within their time to live, newest first:
+/// `?status=queued|running|succeeded|failed` filters, `?limit=` (1 to 100, default 50) caps.
 pub async fn list<P: Platform>(
     platform: &P,
-    settings: &Settings,
     jobs: &Jobs,
     query: &str,
     headers: &[(String, String)],
@@ -342,83 +330,16 @@ pub async fn list<P: Platform>(
             _ => {}
         }
     }
+    let now = platform.now_ms();
     let records = jobs
         .store
         .list(&client, status, limit)
         .await
         .map_err(|_| unavailable("store"))?;
-    let records = refresh_listed(platform, settings, jobs, records).await;
     let jobs: Vec<_> = records
         .iter()
-        .filter(|job| status.is_none_or(|s| job.status == s))
+        .filter(|job| !jobs.settings.expired(job, now))
         .map(JobRecord::view)
         .collect();
     Ok(no_store_json(200, &JobList { jobs }))
-}
-
-/// Refreshes the running async invocations among `records` with one ListAsyncInvokes per
-/// region (a few pages at most); anything that fails leaves the stored record.
-async fn refresh_listed<P: Platform>(
-    platform: &P,
-    settings: &Settings,
-    jobs: &Jobs,
-    mut records: Vec<JobRecord>,
-) -> Vec<JobRecord> {
-    // Region -> (earliest submission, timeout) of the running invocations there.
-    let mut regions: BTreeMap<String, (u64, u64)> = BTreeMap::new();
-    for job in records
-        .iter()
-        .filter(|j| j.async_output().is_some() && !j.status.is_final())
-    {
-        if let Some(route) = settings.config.routes.get(&job.route) {
-            let entry = regions
-                .entry(route.primary().region.clone())
-                .or_insert((job.created_ms, route.timeouts.first_byte_ms));
-            entry.0 = entry.0.min(job.created_ms);
-        }
-    }
-    for (region, (earliest, timeout_ms)) in regions {
-        let mut token: Option<String> = None;
-        let mut summaries = Vec::new();
-        for _ in 0..async_invoke::MAX_LIST_PAGES {
-            let request = async_invoke::list_request(
-                &settings.base_url(&region),
-                earliest.saturating_sub(60_000),
-                token.as_deref(),
-            );
-            let page = async_invoke::call(platform, settings, &region, timeout_ms, request)
-                .await
-                .and_then(|body| async_invoke::parse_list(&body));
-            match page {
-                Ok((page, next)) => {
-                    summaries.extend(page);
-                    token = next;
-                }
-                Err(error) => {
-                    consumer::log_event(platform, "async_list_failed", &region, &error.message);
-                    break;
-                }
-            }
-            if token.is_none() {
-                break;
-            }
-        }
-        for record in records.iter_mut() {
-            let Some(output) = record.async_output() else {
-                continue;
-            };
-            let Some(summary) = summaries
-                .iter()
-                .find(|s| s.invocation_arn == output.invocation_arn)
-            else {
-                continue;
-            };
-            if let Ok(Updated::Applied(fresh) | Updated::Refused(fresh)) =
-                consumer::apply_progress(platform, jobs, record.clone(), &summary.progress).await
-            {
-                *record = fresh;
-            }
-        }
-    }
-    records
 }

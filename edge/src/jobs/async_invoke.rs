@@ -1,8 +1,8 @@
 //! Bedrock's own asynchronous invocation (bedrock-wire.md §1.9) behind the jobs API, for
 //! routes configured with `async_invoke`: StartAsyncInvoke with the job id as the idempotency
-//! token (a retried start cannot start twice), GetAsyncInvoke for one job's status and
-//! ListAsyncInvokes for many at once. Requests are built and answers parsed by pure functions;
-//! [`call`] signs and sends one.
+//! token (a retried start cannot start twice), and GetAsyncInvoke for a job's status, asked by
+//! the queue's scheduled polls only (reads are served from the store). Requests are built and
+//! answers parsed by pure functions; [`call`] signs and sends one.
 
 use crate::{
     bedrock::{
@@ -11,16 +11,23 @@ use crate::{
     },
     config::{settings::Settings, Timeouts},
     platform::{Platform, UpstreamRequest},
-    text::utc::iso8601,
 };
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 /// Most of an answer that is read.
 const MAX_ANSWER_BYTES: usize = 1024 * 1024;
-/// Pages of ListAsyncInvokes read at most per refresh.
-pub const MAX_LIST_PAGES: usize = 5;
+
+/// A started invocation, as the job record keeps it (its `result` while the job runs). Never
+/// shown to clients: the ARN names the edge's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AsyncInvokeOutput {
+    pub invocation_arn: String,
+    /// Bedrock's status: `InProgress`, `Completed` or `Failed`.
+    pub bedrock_status: String,
+    pub s3_output_uri: String,
+}
 
 /// Where a Bedrock invocation stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,24 +117,6 @@ pub fn get_request(base_url: &str, arn: &str) -> UpstreamRequest {
     }
 }
 
-/// ListAsyncInvokes of invocations submitted after `after_ms`, newest first.
-pub fn list_request(base_url: &str, after_ms: u64, next_token: Option<&str>) -> UpstreamRequest {
-    let mut url = format!(
-        "{base_url}/async-invoke?maxResults=1000&sortOrder=Descending&submitTimeAfter={}",
-        utf8_percent_encode(&iso8601(after_ms), NON_ALPHANUMERIC)
-    );
-    if let Some(token) = next_token {
-        url.push_str("&nextToken=");
-        url.push_str(&utf8_percent_encode(token, NON_ALPHANUMERIC).to_string());
-    }
-    UpstreamRequest {
-        method: "GET",
-        url,
-        headers: Vec::new(),
-        body: Vec::new(),
-    }
-}
-
 fn bad_answer(what: &str) -> BedrockError {
     BedrockError::new(
         BedrockErrorKind::BadFrame,
@@ -152,26 +141,6 @@ pub fn parse_get(body: &[u8]) -> Result<Summary, BedrockError> {
     serde_json::from_slice::<RawSummary>(body)
         .map(RawSummary::parse)
         .map_err(|_| bad_answer("GetAsyncInvoke"))
-}
-
-/// A ListAsyncInvokes page and its `nextToken`.
-pub fn parse_list(body: &[u8]) -> Result<(Vec<Summary>, Option<String>), BedrockError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Page {
-        #[serde(default)]
-        async_invoke_summaries: Vec<RawSummary>,
-        #[serde(default)]
-        next_token: Option<String>,
-    }
-    let page: Page = serde_json::from_slice(body).map_err(|_| bad_answer("ListAsyncInvokes"))?;
-    Ok((
-        page.async_invoke_summaries
-            .into_iter()
-            .map(RawSummary::parse)
-            .collect(),
-        page.next_token,
-    ))
 }
 
 /// Signs `request` for `region` and sends it ([`send_signed`]): the body of a 200, else the
@@ -226,10 +195,6 @@ mod tests {
             get_request("http://fake", arn).url,
             "http://fake/async-invoke/arn%3Aaws%3Abedrock%3Aus%2Deast%2D1%3A123456789012%3Aasync%2Dinvoke%2Fabc123def456"
         );
-        assert_eq!(
-            list_request("http://fake", 1_704_067_200_000, Some("t/1")).url,
-            "http://fake/async-invoke?maxResults=1000&sortOrder=Descending&submitTimeAfter=2024%2D01%2D01T00%3A00%3A00Z&nextToken=t%2F1"
-        );
     }
 
     #[test]
@@ -244,12 +209,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(failed.progress, Progress::Failed("quota".into()));
-        let (page, next) = parse_list(
-            br#"{"asyncInvokeSummaries":[{"invocationArn":"a","status":"Completed"},{"invocationArn":"b","status":"InProgress"}],"nextToken":"n"}"#,
-        )
-        .unwrap();
-        assert_eq!(page[0].progress, Progress::Completed);
-        assert_eq!(page[1].progress.bedrock_status(), "InProgress");
-        assert_eq!(next.as_deref(), Some("n"));
+        let done = parse_get(br#"{"invocationArn":"arn:x","status":"Completed"}"#).unwrap();
+        assert_eq!(done.progress.bedrock_status(), "Completed");
     }
 }

@@ -13,7 +13,7 @@
 //! * From the dead-letter queue: the job is marked `failed` with the reason.
 
 use super::{
-    async_invoke::{self, Progress},
+    async_invoke::{self, AsyncInvokeOutput, Progress},
     callback,
     record::JobRecord,
     store::{update, StoreError, Updated},
@@ -28,7 +28,7 @@ use crate::{
 use futures::StreamExt;
 use serde::Serialize;
 use shared::{
-    jobs::{AsyncInvokeOutput, CallbackState, JobError, JobKind},
+    jobs::{CallbackState, JobError, JobKind},
     ChatRequest, ErrorCode,
 };
 use std::rc::Rc;
@@ -472,7 +472,7 @@ pub fn poll_delay_s(elapsed_ms: u64) -> u32 {
 }
 
 /// Writes an async invocation's `progress` into its job: still running, succeeded or failed.
-pub async fn apply_progress<P: Platform>(
+async fn apply_progress<P: Platform>(
     platform: &P,
     jobs: &Jobs,
     job: JobRecord,
@@ -523,7 +523,7 @@ pub async fn apply_progress<P: Platform>(
 /// Reads a running async invocation's status from Bedrock (GetAsyncInvoke) and writes it:
 /// the job as it now is; `Ok(Err(..))` when Bedrock could not be asked. Other jobs come back
 /// as they are.
-pub async fn refresh_async<P: Platform>(
+async fn refresh_async<P: Platform>(
     platform: &P,
     settings: &Settings,
     jobs: &Jobs,

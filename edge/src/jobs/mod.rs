@@ -84,13 +84,21 @@ impl TryFrom<QueuedMessage> for JobMessage {
     }
 }
 
+/// Default of `JOB_TTL_DAYS`.
+pub const DEFAULT_TTL_DAYS: u64 = 7;
+/// Longest `JOB_TTL_DAYS`.
+pub const MAX_TTL_DAYS: u64 = 365;
+/// Jobs one sweep deletes at most (the next sweep takes the rest).
+pub const SWEEP_BATCH: u32 = 1_000;
+const DAY_MS: u64 = 24 * 60 * 60 * 1_000;
+
 /// Default of `JOB_RETRY_DELAY_S`.
 pub const DEFAULT_RETRY_DELAY_S: u32 = 5;
 /// Longest wait between two runs of a job.
 pub const MAX_RETRY_DELAY_S: u32 = 600;
 
 /// The jobs settings, from the Worker's variables.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSettings {
     /// `JOB_CALLBACK_SECRET` (a Worker secret): signs callbacks.
     pub callback_secret: Option<Secret>,
@@ -99,9 +107,28 @@ pub struct JobSettings {
     /// `JOB_RETRY_DELAY_S`: the wait before a failed job's second run (doubling after), and
     /// before a failed callback's second delivery (4× after). Default 5.
     pub retry_delay_s: u32,
+    /// `JOB_TTL_DAYS` (1 to 365, default 7), in ms: how long a job is kept after its last
+    /// change. An older job is no longer served, and the sweep deletes it.
+    pub ttl_ms: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            callback_secret: None,
+            callback_allowed_hosts: Vec::new(),
+            retry_delay_s: DEFAULT_RETRY_DELAY_S,
+            ttl_ms: DEFAULT_TTL_DAYS * DAY_MS,
+        }
+    }
 }
 
 impl JobSettings {
+    /// Whether `job` has outlived its time to live at `now_ms` (it is not served any more).
+    pub fn expired(&self, job: &record::JobRecord, now_ms: u64) -> bool {
+        now_ms.saturating_sub(job.updated_ms) >= self.ttl_ms
+    }
+
     /// Reads the variables through `get`; errors name the variable, never a secret's value.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
@@ -135,10 +162,25 @@ impl JobSettings {
                     )
                 })?,
         };
+        let ttl_days = match get("JOB_TTL_DAYS") {
+            None => DEFAULT_TTL_DAYS,
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|days| (1..=MAX_TTL_DAYS).contains(days))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "JOB_TTL_DAYS",
+                        format!("must be a whole number of days from 1 to {MAX_TTL_DAYS}"),
+                    )
+                })?,
+        };
         Ok(Self {
             callback_secret,
             callback_allowed_hosts,
             retry_delay_s,
+            ttl_ms: ttl_days * DAY_MS,
         })
     }
 
@@ -149,6 +191,13 @@ impl JobSettings {
             .saturating_mul(factor)
             .min(MAX_RETRY_DELAY_S)
     }
+}
+
+/// Deletes the jobs whose time to live has passed at `now_ms` (one batch of
+/// [`SWEEP_BATCH`]); how many. The Worker runs it on its cron trigger.
+pub async fn sweep(jobs: &Jobs, now_ms: u64) -> Result<u32, store::StoreError> {
+    let before = now_ms.saturating_sub(jobs.settings.ttl_ms);
+    jobs.store.delete_expired(before, SWEEP_BATCH).await
 }
 
 /// The jobs system of one request or queue batch: its store, queue and settings.

@@ -10,9 +10,12 @@
 //! A final job never changes status again, which makes a redelivered message harmless: it
 //! finds the job final and does nothing but make sure the callback is on its way.
 
+use super::async_invoke::AsyncInvokeOutput;
 use serde::{Deserialize, Serialize};
 use shared::{
-    jobs::{AsyncInvokeOutput, CallbackInfo, CallbackState, JobError, JobKind, JobStatus, JobView},
+    jobs::{
+        AsyncInvokeProgress, CallbackInfo, CallbackState, JobError, JobKind, JobStatus, JobView,
+    },
     ChatResponse,
 };
 
@@ -235,7 +238,9 @@ impl JobRecord {
             updated_ms: self.updated_ms,
             attempts: self.attempts,
             result,
-            output: self.async_output(),
+            output: self.async_output().map(|output| AsyncInvokeProgress {
+                bedrock_status: output.bedrock_status,
+            }),
             error,
             callback: self.callback_url.as_ref().map(|url| CallbackInfo {
                 url: url.clone(),
@@ -347,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn an_async_job_shows_its_output_while_it_runs() {
+    fn an_async_job_shows_its_progress_while_it_runs_and_never_its_arn() {
         let mut queued = job(false);
         queued.kind = JobKind::AsyncInvoke;
         let output = AsyncInvokeOutput {
@@ -360,7 +365,12 @@ mod tests {
             .unwrap()
             .invoked(&output, 2_100)
             .unwrap();
-        assert_eq!(running.view().output, Some(output.clone()));
+        let progress = |status: &str| {
+            Some(AsyncInvokeProgress {
+                bedrock_status: status.into(),
+            })
+        };
+        assert_eq!(running.view().output, progress("InProgress"));
         assert!(
             running.invoked(&output, 2_200).is_none(),
             "no change, no write"
@@ -371,7 +381,7 @@ mod tests {
         };
         let json = serde_json::to_string(&done_output).unwrap();
         let done = running.succeed(json, 3_000).unwrap();
-        assert_eq!(done.view().output, Some(done_output));
+        assert_eq!(done.view().output, progress("Completed"));
         assert_eq!(done.view().result, None);
     }
 }

@@ -35,6 +35,12 @@ pub trait JobStore {
     /// Writes `job` if the stored record still has version `job.version - 1`; `false` when
     /// another writer changed it first.
     fn replace<'a>(&'a self, job: &'a JobRecord) -> LocalFuture<'a, Result<bool, StoreError>>;
+    /// Deletes at most `limit` jobs last changed before `before_ms`; how many it deleted.
+    fn delete_expired<'a>(
+        &'a self,
+        before_ms: u64,
+        limit: u32,
+    ) -> LocalFuture<'a, Result<u32, StoreError>>;
 }
 
 /// The queue the consumer reads.
@@ -176,6 +182,23 @@ pub mod memory {
                     }
                     _ => Ok(false),
                 }
+            })
+        }
+
+        fn delete_expired<'a>(
+            &'a self,
+            before_ms: u64,
+            limit: u32,
+        ) -> LocalFuture<'a, Result<u32, StoreError>> {
+            Box::pin(async move {
+                let mut jobs = self.jobs.borrow_mut();
+                let mut deleted = 0;
+                jobs.retain(|job| {
+                    let expired = job.updated_ms < before_ms && deleted < limit;
+                    deleted += u32::from(expired);
+                    !expired
+                });
+                Ok(deleted)
             })
         }
     }

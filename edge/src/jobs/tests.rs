@@ -13,7 +13,7 @@ use super::{
 use crate::{
     config::{secret::Secret, settings::Settings, AsyncInvoke, Timeouts},
     http::{ApiBody, ApiRequest, ApiResponse, Edge},
-    platform::UpstreamRequest,
+    platform::{Platform, UpstreamRequest},
     test_support::{one_call_config, settings_with, Reply, ScriptedPlatform, START_MS},
 };
 use serde_json::{json, Value};
@@ -24,6 +24,8 @@ const CONVERSE_OK: &str = r#"{"output":{"message":{"role":"assistant","content":
 const CLIENT: &str = "client-0123456789abcdef";
 const OTHER: &str = "client-fedcba9876543210";
 const SECRET: &str = "callback-secret";
+/// The default time to live: seven days.
+const TTL_MS: u64 = 7 * 24 * 60 * 60 * 1_000;
 
 struct World {
     edge: Edge<ScriptedPlatform>,
@@ -62,6 +64,7 @@ fn world(replies: Vec<Reply>) -> World {
             callback_secret: Some(Secret::new(SECRET)),
             callback_allowed_hosts: vec!["hooks.example.com".into()],
             retry_delay_s: 2,
+            ..JobSettings::default()
         }),
     };
     World {
@@ -228,6 +231,40 @@ async fn a_job_is_queued_run_once_and_read_by_its_owner_only() {
         .handle(request("GET", "/api/jobs", OTHER, Value::Null))
         .await;
     assert_eq!(body(&others)["jobs"], json!([]));
+
+    // The store keeps a digest of the client id, never the id a reader would need.
+    assert!(w
+        .store
+        .all()
+        .iter()
+        .all(|job| !job.client_id.contains(CLIENT)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_client_id_there_are_no_jobs_to_share_behind_one_address() {
+    let w = world(vec![]);
+    for (method, path, body) in [
+        ("POST", "/api/jobs", ask("Hi")),
+        ("GET", "/api/jobs", Value::Null),
+        ("GET", "/api/jobs/job_0123", Value::Null),
+    ] {
+        let mut anonymous = request(method, path, CLIENT, body);
+        anonymous.headers = vec![
+            ("content-type".into(), "application/json".into()),
+            ("cf-connecting-ip".into(), "203.0.113.9".into()),
+        ];
+        let response = w.edge.handle(anonymous).await;
+        assert_eq!(response.status, 400, "{method} {path}");
+        let error = self::body(&response);
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("X-Client-Id:"),
+            "{error}"
+        );
+    }
+    assert!(w.store.all().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -248,6 +285,15 @@ async fn one_idempotency_key_is_one_job() {
     assert_eq!(w.queue.take().len(), 1, "queued once");
     let other = w.edge.handle(with_key(ask("Something else"))).await;
     assert_eq!(other.status, 409);
+
+    // Another client's same key is its own job, never the first client's.
+    let mut theirs = request("POST", "/api/jobs", OTHER, ask("Hi"));
+    theirs
+        .headers
+        .push(("Idempotency-Key".into(), "order-42".into()));
+    let theirs = w.edge.handle(theirs).await;
+    assert_eq!(theirs.status, 202);
+    assert_ne!(body_id(&theirs), body_id(&first));
 }
 
 #[tokio::test(start_paused = true)]
@@ -509,18 +555,51 @@ async fn an_async_invoke_route_starts_and_polls_a_bedrock_invocation() {
     let poll = JobMessage::Poll { job: id.clone() };
     assert_eq!(w.deliver(Source::Jobs, &poll).await, Disposition::Ack);
     assert_eq!(w.queue.take().len(), 1, "still running: polled again later");
-    let running = w.get(&id).await;
-    assert_eq!(
-        running["status"], "succeeded",
-        "GET reads the status too: {running}"
-    );
-    assert_eq!(
-        running["output"],
-        json!({"invocation_arn": arn, "bedrock_status": "Completed", "s3_output_uri": "s3://bucket/out"})
-    );
-    assert_eq!(w.upstream_calls("/async-invoke/arn"), 2);
+    // Reads are served from the store: however many, they cost Bedrock nothing, and show
+    // neither the invocation's ARN (its account) nor the S3 location.
+    for _ in 0..5 {
+        let running = w.get(&id).await;
+        assert_eq!(running["status"], "running", "{running}");
+        assert_eq!(running["output"], json!({"bedrock_status": "InProgress"}));
+    }
+    assert_eq!(w.upstream_calls("/async-invoke/arn"), 1);
+
+    assert_eq!(w.deliver(Source::Jobs, &poll).await, Disposition::Ack);
+    let done = w.get(&id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["output"], json!({"bedrock_status": "Completed"}));
+    assert!(!done.to_string().contains("123456789012"), "{done}");
+    assert!(!done.to_string().contains("s3://"), "{done}");
     let status = w.store.get(&id).await.unwrap().unwrap().status;
     assert_eq!(status, JobStatus::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_job_expires_its_time_to_live_after_its_last_change_and_is_swept() {
+    let w = world(vec![Reply::json(CONVERSE_OK)]);
+    let id = w.submit(ask("Hi")).await;
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    let fresh = w.submit(ask("Later")).await;
+    tokio::time::advance(std::time::Duration::from_millis(TTL_MS - 1)).await;
+    assert_eq!(w.get(&id).await["status"], "succeeded");
+
+    tokio::time::advance(std::time::Duration::from_millis(2)).await;
+    let path = format!("/api/jobs/{id}");
+    let gone = w
+        .edge
+        .handle(request("GET", &path, CLIENT, Value::Null))
+        .await;
+    assert_eq!(gone.status, 404, "expired jobs are not served");
+    let listed = w
+        .edge
+        .handle(request("GET", "/api/jobs", CLIENT, Value::Null))
+        .await;
+    assert_eq!(body(&listed)["jobs"], json!([]));
+
+    let swept = super::sweep(&w.jobs, w.platform.now_ms()).await.unwrap();
+    assert_eq!(swept, 2);
+    assert!(w.store.all().is_empty());
+    let _ = fresh;
 }
 
 #[tokio::test(start_paused = true)]
@@ -631,8 +710,31 @@ async fn bedrock_s_failure_text_stays_in_the_log_with_the_account_masked() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn job_reads_count_against_the_default_route_s_limit() {
+async fn job_reads_and_submissions_count_against_the_default_route_s_limit() {
     let w = world(vec![]);
+    let edge =
+        Edge::new(tight_default_settings(), w.platform.clone()).with_jobs(Some(w.jobs.clone()));
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let read = request("GET", "/api/jobs/job_nope", CLIENT, Value::Null);
+        statuses.push(edge.handle(read).await.status);
+    }
+    assert_eq!(statuses, [404, 404, 429]);
+
+    // A submission is counted before its body is parsed: refused bodies cost a bucket too.
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let mut bad = request("POST", "/api/jobs", CLIENT, Value::Null);
+        bad.body = b"{not json".to_vec();
+        bad.headers
+            .push(("cf-connecting-ip".into(), "198.51.100.7".into()));
+        statuses.push(edge.handle(bad).await.status);
+    }
+    assert_eq!(statuses, [400, 400, 429]);
+}
+
+/// The settings, with the default route limited to two requests a minute.
+fn tight_default_settings() -> Settings {
     let mut settings = settings();
     settings.config.rate_limits.insert(
         "tight".into(),
@@ -645,11 +747,5 @@ async fn job_reads_count_against_the_default_route_s_limit() {
     if let Some(route) = settings.config.routes.get_mut(&default) {
         route.rate_limit = Some("tight".into());
     }
-    let edge = Edge::new(settings, w.platform.clone()).with_jobs(Some(w.jobs.clone()));
-    let mut statuses = Vec::new();
-    for _ in 0..3 {
-        let read = request("GET", "/api/jobs/job_nope", CLIENT, Value::Null);
-        statuses.push(edge.handle(read).await.status);
-    }
-    assert_eq!(statuses, [404, 404, 429]);
+    settings
 }

@@ -36,6 +36,25 @@ const COLUMNS: &str = "id, client_id, idempotency_key, kind, route, input, statu
     error_code, error_message, result, callback_url, callback_state, callback_attempts, \
     callback_lease_until, created_ms, started_ms, finished_ms, updated_ms, version";
 
+/// Deletes expired jobs ([`crate::jobs::sweep`]) and logs how many.
+pub async fn sweep(env: &Env) {
+    let Ok(settings) = JobSettings::from_lookup(|name| super::lookup(env, name)) else {
+        worker::console_error!("{{\"event\":\"jobs_sweep_skipped\",\"detail\":\"job settings\"}}");
+        return;
+    };
+    let Some(jobs) = backend(env, settings) else {
+        return;
+    };
+    let event = match crate::jobs::sweep(&jobs, js_sys::Date::now() as u64).await {
+        Ok(deleted) => format!("{{\"event\":\"jobs_swept\",\"deleted\":{deleted}}}"),
+        Err(error) => format!(
+            "{{\"event\":\"jobs_sweep_failed\",\"detail\":{:?}}}",
+            error.0
+        ),
+    };
+    worker::console_log!("{event}");
+}
+
 /// The jobs system, when the Worker has both bindings.
 pub fn backend(env: &Env, settings: JobSettings) -> Option<Jobs> {
     let db = env.d1(DB_BINDING).ok()?;
@@ -192,6 +211,20 @@ impl JobStore for D1Store {
                 JsValue::from_f64(f64::from(limit)),
             ];
             self.rows(&sql, &args).await
+        })
+    }
+
+    fn delete_expired<'a>(
+        &'a self,
+        before_ms: u64,
+        limit: u32,
+    ) -> LocalFuture<'a, Result<u32, StoreError>> {
+        Box::pin(async move {
+            let sql = "DELETE FROM jobs WHERE id IN \
+                       (SELECT id FROM jobs WHERE updated_ms < ?1 LIMIT ?2)";
+            let args = [number(Some(before_ms)), JsValue::from_f64(f64::from(limit))];
+            let deleted = self.run(sql, &args).await?;
+            Ok(u32::try_from(deleted).unwrap_or(u32::MAX))
         })
     }
 

@@ -1,7 +1,8 @@
 //! The Cloudflare Worker shell: converts `worker::Request`/`Response` to and from the core's
 //! platform-neutral types and supplies the platform. `/api/*` goes to the core; the widget
 //! frame is the chat page with a policy from its key; everything else is the front end's
-//! static files. Also exports the target-health Durable Object.
+//! static files. Also exports the target-health Durable Object, the queue consumer and the
+//! cron sweep of expired jobs.
 
 mod health_object;
 mod jobs;
@@ -16,7 +17,10 @@ use futures::StreamExt;
 use platform::WorkerPlatform;
 use shared::{ErrorBody, ErrorCode};
 use std::{cell::RefCell, rc::Rc};
-use worker::{event, Context, Env, Headers, MessageBatch, Method, Request, Response};
+use worker::{
+    event, Context, Env, Headers, MessageBatch, Method, Request, Response, ScheduleContext,
+    ScheduledEvent,
+};
 
 #[event(fetch)]
 async fn fetch(request: Request, env: Env, ctx: Context) -> worker::Result<Response> {
@@ -134,6 +138,13 @@ async fn queue(batch: MessageBatch<String>, env: Env, ctx: Context) -> worker::R
         crate::jobs::JobSettings::from_lookup(|name| lookup(&env, name)).map_err(|e| e.to_string());
     jobs::consume(batch, env, ctx, settings, job_settings).await;
     Ok(())
+}
+
+/// The cron trigger (`[triggers]` in wrangler.toml): deletes the jobs whose time to live has
+/// passed, one batch per run.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    jobs::sweep(&env).await;
 }
 
 /// The widget frame: the chat page itself (`index.html`, the same wasm; it starts in widget

@@ -550,7 +550,9 @@ async fn an_async_invoke_job_reflects_bedrock_status(world: Arc<World>) -> anyho
         .output
         .clone()
         .ok_or_else(|| anyhow::anyhow!("no output: {job:?}"))?;
-    check(output.bedrock_status == "Completed", || format!("{output:?}"))?;
+    check(output.bedrock_status == "Completed", || {
+        format!("{output:?}")
+    })?;
     // The invocation's ARN (the edge's account) and its S3 location stay on the edge.
     let (_, raw) = world.get(client, &format!("/api/jobs/{id}")).await?;
     check(

@@ -176,8 +176,9 @@ impl Stack {
         Ok((Some(fake), vars))
     }
 
-    /// Waits for the runtime's ready line (if it prints one), then for `GET /api/routes` to
-    /// succeed; fails at once if the runtime exits.
+    /// Waits for the runtime's ready line (if it prints one), then for the Worker itself to
+    /// answer `GET /api/routes` (a success, or its JSON error when it is misconfigured on
+    /// purpose); fails at once if the runtime exits.
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         let probe = format!("{}/api/routes", self.url);
@@ -195,7 +196,14 @@ impl Stack {
                     .timeout(Duration::from_secs(2))
                     .send()
                     .await;
-                if response.is_ok_and(|r| r.status().is_success()) {
+                let answered = response.is_ok_and(|r| {
+                    let json = r
+                        .headers()
+                        .get("content-type")
+                        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+                    r.status().is_success() || json
+                });
+                if answered {
                     return Ok(());
                 }
             }

@@ -544,7 +544,10 @@ async fn an_async_invoke_job_reflects_bedrock_status(world: Arc<World>) -> anyho
         "model_input": {"taskType": "TEXT_VIDEO", "textToVideoParams": {"text": "A sunrise"}}
     });
     let id = world.submit_ok(client, &body).await?;
-    let job = world.wait_jobs(client, &[id], finished).await?.remove(0);
+    let job = world
+        .wait_jobs(client, std::slice::from_ref(&id), finished)
+        .await?
+        .remove(0);
     check(succeeded(&job), || format!("{job:?}"))?;
     let output = job
         .output

@@ -3,7 +3,7 @@
 //! Needs the built Worker and front end (`scripts/test` builds them first).
 
 use libtest_mimic::Arguments;
-use shared::{ChatMessage, ChatRequest, ErrorCode, StreamEvent};
+use shared::{ChatMessage, ChatRequest, ErrorBody, ErrorCode, StreamEvent};
 use std::{sync::Arc, time::Duration};
 use tests::{
     client::{chat, chat_raw, ChatOutcome},
@@ -66,6 +66,11 @@ fn main() -> anyhow::Result<()> {
             &world,
             "wrong_secret_ends_in_a_clear_error",
             wrong_secret_ends_in_a_clear_error,
+        ),
+        case(
+            &world,
+            "a_misconfigured_edge_says_so_without_its_configuration",
+            a_misconfigured_edge_says_so_without_its_configuration,
         ),
         case(
             &world,
@@ -319,6 +324,46 @@ async fn wrong_secret_ends_in_a_clear_error(world: Arc<World>) -> anyhow::Result
     check(
         !format!("{outcome:?}").contains(wrong_secret) && !log.contains(wrong_secret),
         || "the secret leaked into the answer or the log".into(),
+    )
+}
+
+/// A broken `ROUTES` answers every API call with a 500 that says the edge is misconfigured,
+/// and nothing of the configuration: the detail is in the operator's log.
+async fn a_misconfigured_edge_says_so_without_its_configuration(
+    _world: Arc<World>,
+) -> anyhow::Result<()> {
+    let broken = r#"{"routes": {"internal-arn-route": {"targets": 5}}}"#;
+    let misconfigured = Stack::start(StackOptions {
+        runtime: WorkerRuntime::Miniflare,
+        port: 0,
+        upstream: Upstream::Fake { port: 0 },
+        vars: vec![("ROUTES".into(), broken.into())],
+        inherit_output: false,
+    })
+    .await?;
+    let response = reqwest::Client::new()
+        .post(format!("{}/api/chat", misconfigured.url))
+        .json(&ask("hello"))
+        .send()
+        .await?;
+    let status = response.status().as_u16();
+    let body = response.text().await?;
+    let log = misconfigured.log();
+    drop(misconfigured);
+    let error: ErrorBody = serde_json::from_str(&body)?;
+    check(
+        status == 500 && error.error.code == ErrorCode::Internal,
+        || format!("{status} {body}"),
+    )?;
+    check(
+        !body.contains("ROUTES")
+            && !body.contains("internal-arn-route")
+            && !body.contains("targets"),
+        || format!("the configuration reached the client: {body}"),
+    )?;
+    check(
+        log.contains("config_error") && log.contains("ROUTES"),
+        || "the operator's log lacks the detail".into(),
     )
 }
 

@@ -20,7 +20,7 @@ use crate::{
         Platform,
     },
     routing::{
-        circuit::failure_outcome,
+        circuit::{failure_outcome, refuses_to_serve},
         plan::Candidate,
         request_log::{LogLine, RequestLog},
         retry::{next_step, Deadline, Failure, Next},
@@ -197,6 +197,9 @@ pub struct Run<P: Platform> {
     previous: String,
     why: String,
     last_error: Option<BedrockError>,
+    /// Every failed attempt so far was a target refusing to serve: if all refuse, the
+    /// client hears why (credentials, access), not the last resort meant for outages.
+    only_refusals: bool,
 }
 
 impl<P: Platform> Run<P> {
@@ -234,6 +237,7 @@ impl<P: Platform> Run<P> {
             previous: String::new(),
             why: "circuit open".into(),
             last_error: None,
+            only_refusals: true,
             settings,
         })
     }
@@ -365,6 +369,7 @@ impl<P: Platform> Run<P> {
         );
         // A short, safe reason for a `fallback` event: the error's kind.
         self.why = error.kind.as_str().to_owned();
+        self.only_refusals &= refuses_to_serve(error.kind);
         self.last_error = Some(error);
         next
     }
@@ -406,9 +411,16 @@ impl<P: Platform> Run<P> {
     }
 
     /// Ends a run no target answered: the route's last resort unless the last error `stopped`
-    /// the run (one no other target would fix), else the error.
+    /// the run (one no other target would fix) or every target refused to serve, else the
+    /// error.
     pub fn give_up(&mut self, stopped: bool) -> Vec<Step> {
         self.log.line.upstream_ms = Some(self.upstream_ms);
+        let refused_everywhere = self.only_refusals
+            && self
+                .last_error
+                .as_ref()
+                .is_some_and(|error| refuses_to_serve(error.kind));
+        let stopped = stopped || refused_everywhere;
         if let (false, Some(last_resort)) = (stopped, self.last_resort.clone()) {
             self.log.line.fallbacks += 1;
             self.log.line.last_resort = Some(last_resort.kind());

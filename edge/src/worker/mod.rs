@@ -74,9 +74,10 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
                 "{{\"event\":\"config_error\",\"error\":{:?}}}",
                 error.to_string()
             );
+            // The detail (which variable, what is wrong with it) is the operator's, in the log.
             let body = ErrorBody::new(
                 ErrorCode::Internal,
-                format!("The edge is not configured: {error}"),
+                "The edge is misconfigured; its operator can find the details in its logs.",
             );
             return json_response(500, &body);
         }

@@ -258,6 +258,18 @@ async fn a_region_that_refuses_is_passed_over_and_left_out_for_a_while() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn when_every_target_refuses_the_client_hears_why_not_the_last_resort() {
+    let refused = || Reply::error(403, "AccessDeniedException", "no access");
+    let platform = ScriptedPlatform::new(vec![refused(), refused()]);
+    let events = chat(&platform, "generate").await;
+    assert_eq!(called(&platform), [SONNET, HAIKU], "each refuses once");
+    assert!(
+        matches!(events.last(), Some(StreamEvent::Error(e)) if e.code == ErrorCode::UpstreamAuth),
+        "{events:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_probe_the_request_never_used_is_released_for_the_next_one() {
     let platform = ScriptedPlatform::new(
         (0..3)

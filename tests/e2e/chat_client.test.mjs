@@ -99,7 +99,7 @@ test('Switching the route gets an answer from another model', async () => {
 });
 
 test('A Bedrock failure shows a clear error with Retry, and Retry recovers', async () => {
-  await setFault(stack.fakeUrl, { model: '*', times: 1, fault: { kind: 'access_denied' } });
+  await setFault(stack.fakeUrl, { model: '*', times: 1, fault: { kind: 'model_error' } });
   await send('This one fails');
   const error = answers().last().getByTestId('message-error');
   await error.waitFor({ timeout: 20_000 });

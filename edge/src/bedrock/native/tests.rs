@@ -347,7 +347,7 @@ fn bad_native_bodies_name_the_field() {
         (json!({"inferenceConfig": []}), "inferenceConfig: must be an object"),
         (json!({"messages": [{"role": "user", "content": "plain"}]}), "messages[0].content: must be a non-empty array of content blocks"),
         (json!({"messages": [{"role": "user", "content": [{"text": "a", "image": {}}]}]}), "messages[0].content[0]: must have exactly one member"),
-        (json!({"messages": [{"role": "user", "content": [{"video": {}}]}]}), "messages[0].content[0]: must have exactly one member"),
+        (json!({"messages": [{"role": "user", "content": [{"toolUse": {}}]}]}), "messages[0].content[0]: must have exactly one member"),
         (json!({"messages": [{"role": "user", "content": [{"text": 1}]}]}), "messages[0].content[0].text: must be a string"),
         (json!({"system": "plain"}), "system: must be a non-empty array of content blocks"),
     ];
@@ -364,6 +364,111 @@ fn bad_native_bodies_name_the_field() {
         refusal("meta.llama3-70b-instruct-v1:0", &nova_body(json!({}))),
         "route: its model takes neither Anthropic Messages nor Amazon Nova bodies"
     );
+}
+
+/// The error `prepare` refuses `body` with.
+fn refused(model: &str, body: &Value) -> ValidationError {
+    match prepare(model, body.to_string().as_bytes(), None) {
+        Err(BodyError::Invalid(error)) => error,
+        other => panic!("{body}: {other:?}"),
+    }
+}
+
+/// A Nova user turn of `blocks`.
+fn nova_turn(blocks: Value) -> Value {
+    nova_body(json!({"messages": [{"role": "user", "content": blocks}]}))
+}
+
+#[test]
+fn nova_media_must_come_inline_never_from_s3() {
+    let s3 = json!({"s3Location": {"uri": "s3://someone-else/secret.mp4", "bucketOwner": "123456789012"}});
+    let cases = [
+        (
+            json!([{"text": "Describe"}, {"video": {"format": "mp4", "source": s3}}]),
+            "messages[0].content[1].video.source.s3Location",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": s3}}]),
+            "messages[0].content[0].image.source.s3Location",
+        ),
+        (
+            json!([{"document": {"format": "pdf", "name": "report", "source": s3}}]),
+            "messages[0].content[0].document.source.s3Location",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": "AA==", "s3Location": {"uri": "s3://b/k"}}}}]),
+            "messages[0].content[0].image.source.s3Location",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"uri": "https://example.com/a.png"}}}]),
+            "messages[0].content[0].image.source.uri",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {}}}]),
+            "messages[0].content[0].image.source.bytes",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": 7}}}]),
+            "messages[0].content[0].image.source.bytes",
+        ),
+        (
+            json!([{"image": {"format": "png"}}]),
+            "messages[0].content[0].image.source",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": "AA=="}, "s3Location": {}}}]),
+            "messages[0].content[0].image.s3Location",
+        ),
+        (
+            json!([{"image": {"source": {"bytes": "AA=="}}}]),
+            "messages[0].content[0].image.format",
+        ),
+        (json!([{"image": "AA=="}]), "messages[0].content[0].image"),
+        (
+            json!([{"toolResult": {"content": [{"image": {"source": s3}}]}}]),
+            "messages[0].content[0]",
+        ),
+        (
+            json!([{"cachePoint": {"type": "default"}}]),
+            "messages[0].content[0]",
+        ),
+    ];
+    for (blocks, field) in cases {
+        let body = nova_turn(blocks);
+        let error = refused(NOVA, &body);
+        assert_eq!(error.field, field, "{body}: {error}");
+    }
+    let error = refused(
+        NOVA,
+        &nova_turn(json!([{"image": {"format": "png", "source": s3}}])),
+    );
+    assert!(error.problem.contains("base64"), "{error}");
+    let in_system = nova_body(json!({"system": [{"image": {"format": "png", "source": s3}}]}));
+    assert_eq!(
+        refused(NOVA, &in_system).field,
+        "system[0].image.source.s3Location"
+    );
+    let later_turn = nova_body(json!({"messages": [
+        {"role": "user", "content": [{"text": "a"}]},
+        {"role": "assistant", "content": [{"text": "b"}]},
+        {"role": "user", "content": [{"video": {"format": "mp4", "source": s3}}]}]}));
+    assert_eq!(
+        refused(NOVA, &later_turn).field,
+        "messages[2].content[0].video.source.s3Location"
+    );
+}
+
+#[test]
+fn nova_media_with_inline_bytes_passes_as_sent() {
+    let body = nova_turn(json!([
+        {"text": "Compare"},
+        {"image": {"format": "png", "source": {"bytes": "AA=="}}},
+        {"document": {"format": "pdf", "name": "report", "source": {"bytes": "JVBERg=="}}},
+        {"video": {"format": "mp4", "source": {"bytes": "AAAAGGZ0eXA="}}},
+    ]));
+    let (sent, _) = prepare(NOVA, body.to_string().as_bytes(), None).unwrap();
+    let sent: Value = serde_json::from_slice(&sent).unwrap();
+    assert_eq!(sent["messages"], body["messages"]);
 }
 
 fn settings() -> Settings {

@@ -171,9 +171,7 @@ pub fn prepare(
                     "model_input: route {name:?} runs Converse; send a chat request as request"
                 )));
             }
-            if !model_input.is_object() {
-                return Err(ApiError::invalid("model_input: must be a JSON object"));
-            }
+            async_invoke::check_input(&model_input, "model_input")?;
             let limits = route
                 .limits(config)
                 .map(|(class, limits)| (class.to_owned(), limits))

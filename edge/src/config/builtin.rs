@@ -43,6 +43,7 @@ impl Config {
             last_resort: Some(busy.clone()),
             rate_limit: Some(class.into()),
             async_invoke: None,
+            prompt_caching: false,
         };
         let mut generate = both_regions(&sonnet, 4096);
         generate.push(Target::new(&haiku, region).with_max_tokens(4096));

@@ -188,6 +188,7 @@ impl Config {
                         last_resort: route.last_resort,
                         async_invoke: route.async_invoke,
                         rate_limit: route.rate_limit,
+                        prompt_caching: route.prompt_caching,
                         timeouts: Self::timeouts(&path, route.timeouts, defaults)?,
                         ..chain
                     };
@@ -215,6 +216,7 @@ impl Config {
                         ("timeouts", route.timeouts.is_some()),
                         ("last_resort", route.last_resort.is_some()),
                         ("async_invoke", route.async_invoke.is_some()),
+                        ("prompt_caching", route.prompt_caching),
                     ] {
                         if present {
                             return Err(ConfigError::new(
@@ -330,6 +332,7 @@ impl Config {
             last_resort: None,
             rate_limit: None,
             async_invoke: None,
+            prompt_caching: false,
         })
     }
 

@@ -43,6 +43,8 @@ pub(super) struct RawRoute {
     pub(super) rate_limit: Option<String>,
     #[serde(default)]
     pub(super) async_invoke: Option<AsyncInvoke>,
+    #[serde(default)]
+    pub(super) prompt_caching: bool,
 }
 
 #[derive(Deserialize)]

@@ -289,7 +289,7 @@ mod tests {
             ),
             (
                 [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"target":{}}}}"#)]].concat(),
-                "ROUTES: routes.a.target: unknown field `target`, expected one of `description`, `targets`, `auto`, `retry`, `timeouts`, `last_resort`, `rate_limit`, `async_invoke` at line 1 column 44",
+                "ROUTES: routes.a.target: unknown field `target`, expected one of `description`, `targets`, `auto`, `retry`, `timeouts`, `last_resort`, `rate_limit`, `async_invoke`, `prompt_caching` at line 1 column 44",
             ),
         ];
         for (vars, expected) in cases {

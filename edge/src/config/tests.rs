@@ -93,7 +93,8 @@ fn the_documented_example_parses() {
           "retry": {"max_attempts": 2, "base_backoff_ms": 100, "max_backoff_ms": 1000, "deadline_ms": 15000},
           "timeouts": {"first_byte_ms": 5000},
           "last_resort": {"cached_answer": "Sorry, try again soon."},
-          "rate_limit": "chat"
+          "rate_limit": "chat",
+          "prompt_caching": true
         },
         "classify": {
           "targets": [{"model": "us.anthropic.claude-3-5-haiku-20241022-v1:0", "region": "us-east-1"}]
@@ -137,6 +138,8 @@ fn the_documented_example_parses() {
     assert_eq!(classify.retry, RetryPolicy::default());
     assert_eq!(classify.rate_limit, None);
     assert_eq!(classify.timeouts.first_byte_ms, 1);
+    assert!(generate.prompt_caching);
+    assert!(!classify.prompt_caching, "off unless a route turns it on");
     let auto = config.auto.as_ref().unwrap();
     assert_eq!((auto.thresholds.medium, auto.thresholds.complex), (2, 5));
     assert_eq!(config.circuit.failure_threshold, 3);
@@ -213,6 +216,10 @@ fn errors_name_the_path() {
             "routes.x.retry: not allowed on an auto route: set it on the tier routes",
         ),
         (
+            format!(r#"{{"default_route":"a","routes":{{"a":{{"targets":[{ok_target}]}},"x":{{"auto":{{"simple":"a","medium":"a","complex":"a"}},"prompt_caching":true}}}}}}"#),
+            "routes.x.prompt_caching: not allowed on an auto route: set it on the tier routes",
+        ),
+        (
             format!(r#"{{"default_route":"x","routes":{{"a":{{"targets":[{ok_target}]}}}}}}"#),
             r#"default_route: no route is named "x""#,
         ),
@@ -284,6 +291,10 @@ fn unknown_fields_are_refused_at_their_path() {
         (
             r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m.x","region":"us-east-1"}],"last_resort":{"text":"x"}}}}"#,
             "routes.a.last_resort: unknown variant `text`",
+        ),
+        (
+            r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m.x","region":"us-east-1"}],"prompt_caching":"yes"}}}"#,
+            "routes.a.prompt_caching: invalid type: string \"yes\", expected a boolean",
         ),
         (
             r#"{"default_route":"a""#,

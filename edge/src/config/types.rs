@@ -53,6 +53,10 @@ pub struct Route {
     /// Set when the route's jobs run as Bedrock async invocations (StartAsyncInvoke on the
     /// first target); such a route is reachable only through `POST /api/jobs`.
     pub async_invoke: Option<AsyncInvoke>,
+    /// Whether native bodies may ask Bedrock to cache their prompt (Anthropic `cache_control`
+    /// markers). Off by default: a cached prompt is billed differently and kept by Bedrock for
+    /// minutes, so a route opts in.
+    pub prompt_caching: bool,
 }
 
 /// Bedrock's own asynchronous invocation for a route: the model writes its output to S3.

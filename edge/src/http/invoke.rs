@@ -9,7 +9,7 @@ use super::{
     Answer, ApiBody, ApiRequest, ApiResponse, Edge,
 };
 use crate::{
-    bedrock::native::prepare,
+    bedrock::native::{prepare, Rules},
     platform::{header, Platform},
     routing::pipeline::{invoke_once, invoke_stream, RequestContext},
 };
@@ -57,7 +57,11 @@ impl<P: Platform> Edge<P> {
                 ))
             });
         }
-        prepare(&chain.primary().model, &request.body, None)?;
+        let rules = Rules {
+            max_tokens: None,
+            prompt_caching: chain.prompt_caching,
+        };
+        prepare(&chain.primary().model, &request.body, rules)?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);
         let body = request.body.clone();

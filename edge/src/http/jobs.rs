@@ -12,7 +12,7 @@ use super::{
 use crate::{
     config::{limits::ValidationError, settings::Settings, RateLimitClass},
     jobs::{
-        callback,
+        async_invoke, callback,
         client::client_id,
         consumer,
         record::{JobRecord, NewJob},
@@ -167,9 +167,7 @@ pub fn prepare(
                     "model_input: route {name:?} runs Converse; send a chat request as request"
                 )));
             }
-            if !model_input.is_object() {
-                return Err(ApiError::invalid("model_input: must be a JSON object"));
-            }
+            async_invoke::check_input(&model_input, "model_input")?;
             let limits = route
                 .limits(config)
                 .map(|(class, limits)| (class.to_owned(), limits))

@@ -389,6 +389,51 @@ async fn invoke_requests_are_checked_before_any_upstream_call() {
     assert_eq!(edge.handle(get).await.header("allow"), Some("POST"));
 }
 
+#[tokio::test(start_paused = true)]
+async fn prompt_caching_is_refused_unless_the_route_allows_it() {
+    let cached = r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":[{"type":"text","text":"hello","cache_control":{"type":"ephemeral"}}]}]}"#;
+    let error = rejected_with(
+        post_invoke("/api/invoke/classify", cached),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(error["field"], "messages[0].content[0].cache_control");
+    assert_eq!(
+        error["message"],
+        "messages[0].content[0].cache_control: this route does not allow prompt caching"
+    );
+
+    let native = r#"{"id":"msg_1","type":"message","role":"assistant","content":[{"type":"text","text":"Hi"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+    let (edge, platform) = new_edge(vec![Reply::json(native)]);
+    let mut settings = (*edge.settings).clone();
+    if let Some(route) = settings.config.routes.get_mut("classify") {
+        route.prompt_caching = true;
+    }
+    let edge = Edge::new(settings, platform.clone());
+    let response = edge
+        .handle(post_invoke("/api/invoke/classify?stream=false", cached))
+        .await;
+    assert_eq!(response.status, 200);
+    let sent: serde_json::Value = serde_json::from_slice(&platform.requests()[0].body).unwrap();
+    assert_eq!(
+        sent["messages"][0]["content"][0]["cache_control"],
+        json!({"type": "ephemeral"})
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn native_media_from_elsewhere_is_refused_with_its_field() {
+    let by_url = r#"{"anthropic_version":"bedrock-2023-05-31","max_tokens":64,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"url","url":"https://example.com/a.png"}}]}]}"#;
+    let error = rejected_with(
+        post_invoke("/api/invoke/classify", by_url),
+        400,
+        "invalid_request",
+    )
+    .await;
+    assert_eq!(error["field"], "messages[0].content[0].source.type");
+}
+
 /// An edge on the built-in chains (retries, fallbacks, last resort).
 fn resilient_edge(replies: Vec<Reply>) -> (Edge<ScriptedPlatform>, ScriptedPlatform) {
     let (edge, platform) = new_edge(replies);

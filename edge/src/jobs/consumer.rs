@@ -257,6 +257,14 @@ impl<P: Platform> Consumer<'_, P> {
             };
             return self.finish(job, Err(error)).await;
         };
+        // Checked when submitted; again here, for a job stored before a check was added.
+        if let Err(error) = async_invoke::check_input(&input, "model_input") {
+            let error = JobError {
+                code: ErrorCode::InvalidRequest.as_str().to_owned(),
+                message: error.to_string(),
+            };
+            return self.finish(job, Err(error)).await;
+        }
         let target = route.primary();
         let request = async_invoke::start_request(
             &self.settings.base_url(&target.region),

@@ -574,6 +574,126 @@ async fn an_async_invoke_route_starts_and_polls_a_bedrock_invocation() {
     assert_eq!(status, JobStatus::Succeeded);
 }
 
+/// `{"a": {"a": ... {}}}`, `levels` objects deep.
+fn nested(levels: usize) -> Value {
+    (1..levels).fold(json!({}), |inner, _| json!({ "a": inner }))
+}
+
+#[tokio::test(start_paused = true)]
+async fn model_inputs_naming_s3_or_the_output_are_refused_at_their_field() {
+    let w = world(vec![]);
+    let s3 =
+        json!({"s3Location": {"uri": "s3://someone-else/cat.png", "bucketOwner": "123456789012"}});
+    let too_big = "x".repeat(super::async_invoke::MAX_INPUT_BYTES);
+    let cases = [
+        (
+            json!({"taskType": "TEXT_VIDEO", "textToVideoParams": {"text": "a cat",
+                "images": [{"format": "png", "source": s3}]}}),
+            "model_input.textToVideoParams.images[0].source.s3Location",
+        ),
+        (
+            json!({"taskType": "MULTI_SHOT_MANUAL", "multiShotManualParams": {"shots": [
+                {"text": "one"}, {"text": "two", "image": {"format": "png", "source": s3}}]}}),
+            "model_input.multiShotManualParams.shots[1].image.source.s3Location",
+        ),
+        (
+            json!({"mediaSource": {"s3Uri": "s3://someone-else/v.mp4"}}),
+            "model_input.mediaSource.s3Uri",
+        ),
+        (
+            json!({"inputVideo": {"uri": " S3://someone-else/v.mp4"}}),
+            "model_input.inputVideo.uri",
+        ),
+        (
+            json!({"images": ["s3://someone-else/a.png"]}),
+            "model_input.images[0]",
+        ),
+        (
+            json!({"taskType": "TEXT_VIDEO", "outputDataConfig": {"s3OutputDataConfig": {"s3Uri": "s3://attacker/out"}}}),
+            "model_input.outputDataConfig",
+        ),
+        (
+            json!({"params": {"output_data_config": {"bucket": "attacker"}}}),
+            "model_input.params.output_data_config",
+        ),
+        (
+            json!({"kmsKeyId": "arn:aws:kms:us-east-1:123456789012:key/abc"}),
+            "model_input.kmsKeyId",
+        ),
+        (
+            nested(super::async_invoke::MAX_INPUT_DEPTH + 1),
+            "model_input.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a.a",
+        ),
+        (json!({"text": too_big}), "model_input"),
+        (json!(["TEXT_VIDEO"]), "model_input"),
+    ];
+    for (model_input, field) in cases {
+        let response = w
+            .edge
+            .handle(request(
+                "POST",
+                "/api/jobs",
+                CLIENT,
+                json!({"route": "video", "model_input": model_input}),
+            ))
+            .await;
+        let error = &self::body(&response)["error"];
+        assert_eq!(
+            (response.status, error["field"].as_str()),
+            (400, Some(field)),
+            "{error}"
+        );
+    }
+    assert!(w.store.all().is_empty());
+    assert!(w.platform.requests().is_empty());
+
+    let inline = json!({"taskType": "TEXT_VIDEO", "textToVideoParams": {"text": "a cat on s3://",
+        "images": [{"format": "png", "source": {"bytes": "iVBORw0KGgo="}}]},
+        "videoGenerationConfig": {"durationSeconds": 6, "fps": 24, "dimension": "1280x720", "seed": 7},
+        "deep": nested(super::async_invoke::MAX_INPUT_DEPTH - 1)});
+    let id = w
+        .submit(json!({"route": "video", "model_input": inline.clone()}))
+        .await;
+    let stored = w.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&stored.input).unwrap(),
+        inline
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stored_input_naming_s3_is_never_started() {
+    let w = world(vec![]);
+    let job = super::record::JobRecord::new(
+        super::record::NewJob {
+            id: "job_old".into(),
+            client_id: super::client::client_id(&[("x-client-id".into(), CLIENT.into())]).unwrap(),
+            idempotency_key: None,
+            kind: shared::jobs::JobKind::AsyncInvoke,
+            route: "video".into(),
+            input: json!({"image": {"source": {"s3Location": {"uri": "s3://x/y"}}}}).to_string(),
+            callback_url: None,
+        },
+        START_MS,
+    );
+    w.store.insert(&job).await.unwrap();
+    assert_eq!(
+        w.deliver(Source::Jobs, &run("job_old")).await,
+        Disposition::Ack
+    );
+    assert!(w.platform.requests().is_empty(), "Bedrock never called");
+    let failed = w.get("job_old").await;
+    assert_eq!(failed["status"], "failed");
+    assert_eq!(failed["error"]["code"], "invalid_request");
+    assert!(
+        failed["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("model_input.image.source.s3Location: "),
+        "{failed}"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_job_expires_its_time_to_live_after_its_last_change_and_is_swept() {
     let w = world(vec![Reply::json(CONVERSE_OK)]);

@@ -74,8 +74,11 @@ pub fn invoke_candidates(
     let mut format: Option<NativeFormat> = None;
     let mut candidates = Vec::new();
     for target in &route.targets {
-        let Ok((body, target_format)) = native::prepare(&target.model, raw_body, target.max_tokens)
-        else {
+        let rules = native::Rules {
+            max_tokens: target.max_tokens,
+            prompt_caching: route.prompt_caching,
+        };
+        let Ok((body, target_format)) = native::prepare(&target.model, raw_body, rules) else {
             continue;
         };
         if *format.get_or_insert(target_format) != target_format {

@@ -1,5 +1,6 @@
 //! Anthropic Claude's native Messages format on Bedrock: the request body the edge accepts
-//! for InvokeModel, the stream's events (`content_block_delta`, `message_delta`,
+//! for InvokeModel (media only inline, `cache_control` only where the route allows prompt
+//! caching), the stream's events (`content_block_delta`, `message_delta`,
 //! `message_stop`) as upstream events, and the summary of a whole answer.
 
 use crate::{
@@ -33,8 +34,10 @@ const FIELDS: [&str; 8] = [
     "stop_sequences",
 ];
 
-/// Checks an Anthropic Messages body; the error names the first bad field.
-pub fn check(fields: &Map<String, Value>) -> Result<(), ValidationError> {
+/// Checks an Anthropic Messages body; `cache_control` markers pass only with
+/// `prompt_caching`. The error names the first bad field.
+pub fn check(fields: &Map<String, Value>, prompt_caching: bool) -> Result<(), ValidationError> {
+    let content_chars = |content: &Value, path: &str| content_chars(content, path, prompt_caching);
     check_fields(
         fields,
         "",
@@ -64,9 +67,25 @@ pub fn check(fields: &Map<String, Value>) -> Result<(), ValidationError> {
     check_stop_sequences(fields.get("stop_sequences"), "stop_sequences")
 }
 
-/// Characters of text in `content`: a non-empty string, or a non-empty array of `text` and
-/// `image` blocks.
-fn content_chars(content: &Value, path: &str) -> Result<usize, ValidationError> {
+/// The content blocks the edge passes on, by `type`, each with its fields: text, and the media
+/// Claude reads (an image, a PDF document), always inline.
+const BLOCKS: [(&str, &[&str]); 3] = [
+    ("text", &["type", "text", "cache_control"]),
+    ("image", &["type", "source", "cache_control"]),
+    (
+        "document",
+        &["type", "source", "title", "context", "cache_control"],
+    ),
+];
+
+/// Characters of text in `content`: a non-empty string, or a non-empty array of [`BLOCKS`]
+/// (their `cache_control` markers only with `prompt_caching`). Any other kind (tool use and
+/// results, search results, thinking) is refused.
+fn content_chars(
+    content: &Value,
+    path: &str,
+    prompt_caching: bool,
+) -> Result<usize, ValidationError> {
     let blocks = match content {
         Value::String(text) if !text.trim().is_empty() => return Ok(text.chars().count()),
         Value::Array(blocks) if !blocks.is_empty() => blocks,
@@ -78,30 +97,104 @@ fn content_chars(content: &Value, path: &str) -> Result<usize, ValidationError> 
     let mut chars = 0;
     for (j, block) in blocks.iter().enumerate() {
         let block_path = format!("{path}[{j}]");
-        match block.get("type").and_then(Value::as_str) {
-            Some("text") => match block.get("text").and_then(Value::as_str) {
-                Some(text) => chars += text.chars().count(),
-                None => {
-                    return Err(ValidationError::new(
-                        format!("{block_path}.text"),
-                        "must be a string",
-                    ))
+        let Some(members) = block.as_object() else {
+            return Err(ValidationError::new(
+                block_path,
+                "must be a content block object",
+            ));
+        };
+        let kind = members.get("type").and_then(Value::as_str);
+        let Some((kind, fields)) = BLOCKS.iter().find(|(name, _)| Some(*name) == kind) else {
+            let problem = "must be \"text\", \"image\" or \"document\"";
+            return Err(ValidationError::new(format!("{block_path}.type"), problem));
+        };
+        if let Some(marker) = members.get("cache_control") {
+            let marker_path = format!("{block_path}.cache_control");
+            check_cache_control(marker, &marker_path, prompt_caching)?;
+        }
+        check_fields(members, &format!("{block_path}."), fields, &[])?;
+        if *kind == "text" {
+            chars += string_chars(members.get("text"), &format!("{block_path}.text"))?;
+        } else {
+            check_source(members.get("source"), &format!("{block_path}.source"))?;
+            for name in ["title", "context"] {
+                if let Some(value) = members.get(name) {
+                    chars += string_chars(Some(value), &format!("{block_path}.{name}"))?;
                 }
-            },
-            Some("image") if block.get("source").is_some_and(Value::is_object) => {}
-            Some("image") => {
-                return Err(ValidationError::new(
-                    format!("{block_path}.source"),
-                    "must be an object",
-                ))
-            }
-            _ => {
-                let problem = "must be \"text\" or \"image\"";
-                return Err(ValidationError::new(format!("{block_path}.type"), problem));
             }
         }
     }
     Ok(chars)
+}
+
+/// Characters of a string at `path`; anything else is refused.
+fn string_chars(value: Option<&Value>, path: &str) -> Result<usize, ValidationError> {
+    match value {
+        Some(Value::String(text)) => Ok(text.chars().count()),
+        _ => Err(ValidationError::new(path, "must be a string")),
+    }
+}
+
+/// A `cache_control` marker at `path`: refused unless the route allows prompt caching, else
+/// `{"type": "ephemeral"}` with an optional `ttl` of `5m` or `1h`.
+fn check_cache_control(
+    marker: &Value,
+    path: &str,
+    prompt_caching: bool,
+) -> Result<(), ValidationError> {
+    if !prompt_caching {
+        return Err(ValidationError::new(
+            path,
+            "this route does not allow prompt caching",
+        ));
+    }
+    let Some(members) = marker.as_object() else {
+        return Err(ValidationError::new(path, "must be an object"));
+    };
+    check_fields(members, &format!("{path}."), &["type", "ttl"], &["type"])?;
+    if members.get("type").and_then(Value::as_str) != Some("ephemeral") {
+        return Err(ValidationError::new(
+            format!("{path}.type"),
+            "must be \"ephemeral\"",
+        ));
+    }
+    match members.get("ttl").map(Value::as_str) {
+        None | Some(Some("5m" | "1h")) => Ok(()),
+        Some(_) => Err(ValidationError::new(
+            format!("{path}.ttl"),
+            "must be \"5m\" or \"1h\"",
+        )),
+    }
+}
+
+/// The `source` of an image or document at `path`: inline base64 data only. A `url` source
+/// would have Bedrock fetch whatever address the caller names; `file` and `text` sources are
+/// refused too.
+fn check_source(source: Option<&Value>, path: &str) -> Result<(), ValidationError> {
+    let Some(members) = source.and_then(Value::as_object) else {
+        return Err(ValidationError::new(
+            path,
+            "must be an object with base64 data",
+        ));
+    };
+    if members.get("type").and_then(Value::as_str) != Some("base64") {
+        return Err(ValidationError::new(
+            format!("{path}.type"),
+            "must be \"base64\": sources by URL or file are not accepted",
+        ));
+    }
+    let fields = ["type", "media_type", "data"];
+    check_fields(members, &format!("{path}."), &fields, &fields)?;
+    match ["media_type", "data"]
+        .into_iter()
+        .find(|name| !members.get(*name).is_some_and(Value::is_string))
+    {
+        Some(name) => Err(ValidationError::new(
+            format!("{path}.{name}"),
+            "must be a string",
+        )),
+        None => Ok(()),
+    }
 }
 
 #[derive(Deserialize)]

@@ -67,14 +67,23 @@ impl From<ValidationError> for BodyError {
     }
 }
 
+/// What a route and its target let a native body do, beyond the checks every body gets.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Rules {
+    /// The target's cap on tokens: a larger count is lowered to it.
+    pub max_tokens: Option<u32>,
+    /// Whether Anthropic `cache_control` markers may be sent (the route's `prompt_caching`).
+    pub prompt_caching: bool,
+}
+
 /// Checks a client's native body for `model`: the body to send, re-serialised from what was
 /// checked (Nova gets the default `max_tokens` when it names none; a token count over the
-/// target's `cap` is lowered to it), and its format. The model always comes from the route;
-/// unknown top-level fields are refused.
+/// target's cap is lowered to it), and its format. The model always comes from the route;
+/// unknown fields are refused, down to the sources of media blocks (only inline data passes).
 pub fn prepare(
     model: &str,
     body: &[u8],
-    cap: Option<u32>,
+    rules: Rules,
 ) -> Result<(Vec<u8>, NativeFormat), BodyError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| BodyError::Json(e.to_string()))?;
     let Value::Object(mut fields) = value else {
@@ -87,10 +96,10 @@ pub fn prepare(
         )
     })?;
     match format {
-        NativeFormat::Anthropic => anthropic::check(&fields)?,
+        NativeFormat::Anthropic => anthropic::check(&fields, rules.prompt_caching)?,
         NativeFormat::Nova => nova::check(&mut fields, model)?,
     }
-    if let Some(cap) = cap {
+    if let Some(cap) = rules.max_tokens {
         let counts = match format {
             NativeFormat::Anthropic => vec![fields.get_mut("max_tokens")],
             NativeFormat::Nova => match fields.get_mut("inferenceConfig") {

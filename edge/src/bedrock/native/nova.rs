@@ -1,5 +1,6 @@
 //! Amazon Nova's native request body for InvokeModel (`messages`, `system`,
-//! `inferenceConfig`, as in Converse). Its answers have Converse's shapes, decoded by
+//! `inferenceConfig`, as in Converse), its content blocks down to their sources (media only
+//! inline, never from S3). Its answers have Converse's shapes, decoded by
 //! [`crate::bedrock::converse`].
 
 use crate::{
@@ -76,8 +77,17 @@ pub fn check(fields: &mut Map<String, Value>, model: &str) -> Result<(), Validat
     check_stop_sequences(config.get("stopSequences"), "inferenceConfig.stopSequences")
 }
 
+/// Content blocks other than `text` the edge passes on, each with its fields: the media
+/// Nova reads, always inline.
+const MEDIA: [(&str, &[&str]); 3] = [
+    ("image", &["format", "source"]),
+    ("document", &["format", "name", "source"]),
+    ("video", &["format", "source"]),
+];
+
 /// Characters of text in a non-empty array of blocks, each with exactly one member: `text`
-/// (a string) or `image` (an object).
+/// (a string) or one of the [`MEDIA`] (checked by [`check_media`]). Any other kind (tool use
+/// and results, cache points, reasoning) is refused.
 fn content_chars(content: &Value, path: &str) -> Result<usize, ValidationError> {
     let Some(blocks) = content.as_array().filter(|b| !b.is_empty()) else {
         return Err(ValidationError::new(
@@ -92,25 +102,66 @@ fn content_chars(content: &Value, path: &str) -> Result<usize, ValidationError> 
             .as_object()
             .filter(|members| members.len() == 1)
             .and_then(|members| members.iter().next());
-        match member {
-            Some((name, Value::String(text))) if name == "text" => chars += text.chars().count(),
-            Some((name, Value::Object(_))) if name == "image" => {}
-            Some((name, _)) if name == "text" || name == "image" => {
-                let problem = if name == "text" {
-                    "must be a string"
-                } else {
-                    "must be an object"
-                };
+        let media = member.and_then(|(name, _)| MEDIA.iter().find(|(kind, _)| kind == name));
+        match (member, media) {
+            (Some((name, Value::String(text))), _) if name == "text" => {
+                chars += text.chars().count();
+            }
+            (Some((name, _)), _) if name == "text" => {
                 return Err(ValidationError::new(
-                    format!("{block_path}.{name}"),
-                    problem,
+                    format!("{block_path}.text"),
+                    "must be a string",
                 ));
             }
+            (Some((_, value)), Some((kind, fields))) => {
+                check_media(value, fields, &format!("{block_path}.{kind}"))?;
+            }
             _ => {
-                let problem = "must have exactly one member, \"text\" or \"image\"";
+                let problem =
+                    "must have exactly one member: \"text\", \"image\", \"document\" or \"video\"";
                 return Err(ValidationError::new(block_path, problem));
             }
         }
     }
     Ok(chars)
+}
+
+/// A media block at `path`: an object of `fields` with a `format` and a `source` of inline
+/// base64 `bytes`. An `s3Location` source is refused: Bedrock would read the object with the
+/// edge's own AWS identity, from whatever bucket the caller names.
+fn check_media(media: &Value, fields: &[&str], path: &str) -> Result<(), ValidationError> {
+    let Some(members) = media.as_object() else {
+        return Err(ValidationError::new(path, "must be an object"));
+    };
+    check_fields(members, &format!("{path}."), fields, &["format", "source"])?;
+    for name in ["format", "name"] {
+        if members.get(name).is_some_and(|v| !v.is_string()) {
+            return Err(ValidationError::new(
+                format!("{path}.{name}"),
+                "must be a string",
+            ));
+        }
+    }
+    let source_path = format!("{path}.source");
+    let Some(source) = members.get("source").and_then(Value::as_object) else {
+        return Err(ValidationError::new(
+            source_path,
+            "must be an object with base64 bytes",
+        ));
+    };
+    if source.contains_key("s3Location") {
+        return Err(ValidationError::new(
+            format!("{source_path}.s3Location"),
+            "S3 sources are not accepted: send the content inline as base64 bytes",
+        ));
+    }
+    check_fields(source, &format!("{source_path}."), &["bytes"], &["bytes"])?;
+    if source.get("bytes").is_some_and(Value::is_string) {
+        Ok(())
+    } else {
+        Err(ValidationError::new(
+            format!("{source_path}.bytes"),
+            "must be a base64 string",
+        ))
+    }
 }

@@ -241,7 +241,7 @@ fn nova_body(extra: Value) -> Value {
 }
 
 fn refusal(model: &str, body: &Value) -> String {
-    match prepare(model, body.to_string().as_bytes(), None) {
+    match prepare(model, body.to_string().as_bytes(), Rules::default()) {
         Err(BodyError::Invalid(error)) => error.to_string(),
         other => panic!("{body}: {other:?}"),
     }
@@ -254,23 +254,33 @@ fn good_native_bodies_pass_and_the_format_follows_the_model() {
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"},
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}}]},
             {"role": "assistant", "content": "Hello"}]}));
-    let (sent, format) = prepare(HAIKU, full.to_string().as_bytes(), None).unwrap();
+    let (sent, format) = prepare(HAIKU, full.to_string().as_bytes(), Rules::default()).unwrap();
     assert_eq!(format, NativeFormat::Anthropic);
     assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), full);
     let (_, format) = prepare(
         APP_PROFILE,
         claude_body(json!({})).to_string().as_bytes(),
-        None,
+        Rules::default(),
     )
     .unwrap();
     assert_eq!(format, NativeFormat::Anthropic);
 
-    let (sent, format) = prepare(NOVA, nova_body(json!({})).to_string().as_bytes(), None).unwrap();
+    let (sent, format) = prepare(
+        NOVA,
+        nova_body(json!({})).to_string().as_bytes(),
+        Rules::default(),
+    )
+    .unwrap();
     assert_eq!(format, NativeFormat::Nova);
     let sent: Value = serde_json::from_slice(&sent).unwrap();
     assert_eq!(sent["inferenceConfig"], json!({"max_new_tokens": 1024}));
     let nova2 = "global.amazon.nova-2-lite-v1:0";
-    let (sent, _) = prepare(nova2, nova_body(json!({})).to_string().as_bytes(), None).unwrap();
+    let (sent, _) = prepare(
+        nova2,
+        nova_body(json!({})).to_string().as_bytes(),
+        Rules::default(),
+    )
+    .unwrap();
     assert_eq!(
         serde_json::from_slice::<Value>(&sent).unwrap()["inferenceConfig"],
         json!({"maxTokens": 1024})
@@ -279,7 +289,8 @@ fn good_native_bodies_pass_and_the_format_follows_the_model() {
         json!({"schemaVersion": "messages-v1", "system": [{"text": "s"}],
         "inferenceConfig": {"maxTokens": 50, "topP": 0.5, "top_k": 3, "stopSequences": ["x"]}}),
     );
-    let (sent, format) = prepare(APP_PROFILE, tuned.to_string().as_bytes(), None).unwrap();
+    let (sent, format) =
+        prepare(APP_PROFILE, tuned.to_string().as_bytes(), Rules::default()).unwrap();
     assert_eq!(format, NativeFormat::Nova);
     assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), tuned);
 }
@@ -287,7 +298,15 @@ fn good_native_bodies_pass_and_the_format_follows_the_model() {
 #[test]
 fn a_token_count_over_the_target_s_cap_is_lowered_to_it() {
     let sent = |model: &str, body: Value, cap| {
-        let (sent, _) = prepare(model, body.to_string().as_bytes(), Some(cap)).unwrap();
+        let (sent, _) = prepare(
+            model,
+            body.to_string().as_bytes(),
+            Rules {
+                max_tokens: Some(cap),
+                ..Rules::default()
+            },
+        )
+        .unwrap();
         serde_json::from_slice::<Value>(&sent).unwrap()
     };
     let claude = claude_body(json!({"max_tokens": 4000}));
@@ -319,7 +338,7 @@ fn bad_native_bodies_name_the_field() {
         (json!({"messages": [{"role": "system", "content": "x"}]}), "messages[0].role: must be user or assistant"),
         (json!({"messages": [{"role": "user", "content": "x", "name": "n"}]}), "messages[0].name: unknown field"),
         (json!({"messages": [{"role": "user", "content": " "}]}), "messages[0].content: must be a non-empty string or array of content blocks"),
-        (json!({"messages": [{"role": "user", "content": [{"type": "tool_use"}]}]}), "messages[0].content[0].type: must be \"text\" or \"image\""),
+        (json!({"messages": [{"role": "user", "content": [{"type": "tool_use"}]}]}), "messages[0].content[0].type: must be \"text\", \"image\" or \"document\""),
         (json!({"messages": [{"role": "user", "content": [{"type": "text"}]}]}), "messages[0].content[0].text: must be a string"),
         (json!({"messages": [{"role": "user", "content": "x".repeat(100_001)}]}), "messages[0].content: must be at most 100000 characters"),
         (json!({"system": "s".repeat(20_001)}), "system: must be at most 20000 characters"),
@@ -347,7 +366,7 @@ fn bad_native_bodies_name_the_field() {
         (json!({"inferenceConfig": []}), "inferenceConfig: must be an object"),
         (json!({"messages": [{"role": "user", "content": "plain"}]}), "messages[0].content: must be a non-empty array of content blocks"),
         (json!({"messages": [{"role": "user", "content": [{"text": "a", "image": {}}]}]}), "messages[0].content[0]: must have exactly one member"),
-        (json!({"messages": [{"role": "user", "content": [{"video": {}}]}]}), "messages[0].content[0]: must have exactly one member"),
+        (json!({"messages": [{"role": "user", "content": [{"toolUse": {}}]}]}), "messages[0].content[0]: must have exactly one member"),
         (json!({"messages": [{"role": "user", "content": [{"text": 1}]}]}), "messages[0].content[0].text: must be a string"),
         (json!({"system": "plain"}), "system: must be a non-empty array of content blocks"),
     ];
@@ -356,7 +375,7 @@ fn bad_native_bodies_name_the_field() {
         assert!(message.starts_with(expected), "{message}");
     }
     assert!(matches!(
-        prepare(NOVA, b"{\"messages\": [", None),
+        prepare(NOVA, b"{\"messages\": [", Rules::default()),
         Err(BodyError::Json(_))
     ));
     assert_eq!(refusal(NOVA, &json!([1])), "body: must be a JSON object");
@@ -364,6 +383,271 @@ fn bad_native_bodies_name_the_field() {
         refusal("meta.llama3-70b-instruct-v1:0", &nova_body(json!({}))),
         "route: its model takes neither Anthropic Messages nor Amazon Nova bodies"
     );
+}
+
+/// The error `prepare` refuses `body` with under the default rules.
+fn refused(model: &str, body: &Value) -> ValidationError {
+    refused_by(model, body, Rules::default())
+}
+
+fn refused_by(model: &str, body: &Value, rules: Rules) -> ValidationError {
+    match prepare(model, body.to_string().as_bytes(), rules) {
+        Err(BodyError::Invalid(error)) => error,
+        other => panic!("{body}: {other:?}"),
+    }
+}
+
+/// A Nova user turn of `blocks`.
+fn nova_turn(blocks: Value) -> Value {
+    nova_body(json!({"messages": [{"role": "user", "content": blocks}]}))
+}
+
+#[test]
+fn nova_media_must_come_inline_never_from_s3() {
+    let s3 = json!({"s3Location": {"uri": "s3://someone-else/secret.mp4", "bucketOwner": "123456789012"}});
+    let cases = [
+        (
+            json!([{"text": "Describe"}, {"video": {"format": "mp4", "source": s3}}]),
+            "messages[0].content[1].video.source.s3Location",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": s3}}]),
+            "messages[0].content[0].image.source.s3Location",
+        ),
+        (
+            json!([{"document": {"format": "pdf", "name": "report", "source": s3}}]),
+            "messages[0].content[0].document.source.s3Location",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": "AA==", "s3Location": {"uri": "s3://b/k"}}}}]),
+            "messages[0].content[0].image.source.s3Location",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"uri": "https://example.com/a.png"}}}]),
+            "messages[0].content[0].image.source.uri",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {}}}]),
+            "messages[0].content[0].image.source.bytes",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": 7}}}]),
+            "messages[0].content[0].image.source.bytes",
+        ),
+        (
+            json!([{"image": {"format": "png"}}]),
+            "messages[0].content[0].image.source",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": "AA=="}, "s3Location": {}}}]),
+            "messages[0].content[0].image.s3Location",
+        ),
+        (
+            json!([{"image": {"source": {"bytes": "AA=="}}}]),
+            "messages[0].content[0].image.format",
+        ),
+        (json!([{"image": "AA=="}]), "messages[0].content[0].image"),
+        (
+            json!([{"toolResult": {"content": [{"image": {"source": s3}}]}}]),
+            "messages[0].content[0]",
+        ),
+        (
+            json!([{"cachePoint": {"type": "default"}}]),
+            "messages[0].content[0]",
+        ),
+    ];
+    for (blocks, field) in cases {
+        let body = nova_turn(blocks);
+        let error = refused(NOVA, &body);
+        assert_eq!(error.field, field, "{body}: {error}");
+    }
+    let error = refused(
+        NOVA,
+        &nova_turn(json!([{"image": {"format": "png", "source": s3}}])),
+    );
+    assert!(error.problem.contains("base64"), "{error}");
+    let in_system = nova_body(json!({"system": [{"image": {"format": "png", "source": s3}}]}));
+    assert_eq!(
+        refused(NOVA, &in_system).field,
+        "system[0].image.source.s3Location"
+    );
+    let later_turn = nova_body(json!({"messages": [
+        {"role": "user", "content": [{"text": "a"}]},
+        {"role": "assistant", "content": [{"text": "b"}]},
+        {"role": "user", "content": [{"video": {"format": "mp4", "source": s3}}]}]}));
+    assert_eq!(
+        refused(NOVA, &later_turn).field,
+        "messages[2].content[0].video.source.s3Location"
+    );
+}
+
+#[test]
+fn nova_media_with_inline_bytes_passes_as_sent() {
+    let body = nova_turn(json!([
+        {"text": "Compare"},
+        {"image": {"format": "png", "source": {"bytes": "AA=="}}},
+        {"document": {"format": "pdf", "name": "report", "source": {"bytes": "JVBERg=="}}},
+        {"video": {"format": "mp4", "source": {"bytes": "AAAAGGZ0eXA="}}},
+    ]));
+    let (sent, _) = prepare(NOVA, body.to_string().as_bytes(), Rules::default()).unwrap();
+    let sent: Value = serde_json::from_slice(&sent).unwrap();
+    assert_eq!(sent["messages"], body["messages"]);
+}
+
+/// A Claude user turn of `blocks`.
+fn claude_turn(blocks: Value) -> Value {
+    claude_body(json!({"messages": [{"role": "user", "content": blocks}]}))
+}
+
+const CACHING: Rules = Rules {
+    max_tokens: None,
+    prompt_caching: true,
+};
+
+#[test]
+fn cache_control_needs_a_route_that_allows_prompt_caching() {
+    let ephemeral = json!({"type": "ephemeral"});
+    let marked = [
+        (
+            claude_turn(
+                json!([{"type": "text", "text": "Long context", "cache_control": ephemeral}]),
+            ),
+            "messages[0].content[0].cache_control",
+        ),
+        (
+            claude_body(
+                json!({"system": [{"type": "text", "text": "Rules", "cache_control": ephemeral}]}),
+            ),
+            "system[0].cache_control",
+        ),
+        (
+            claude_body(json!({"messages": [
+                {"role": "user", "content": "a"},
+                {"role": "assistant", "content": "b"},
+                {"role": "user", "content": [{"type": "text", "text": "c"},
+                    {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="},
+                     "cache_control": ephemeral}]}]})),
+            "messages[2].content[1].cache_control",
+        ),
+    ];
+    for (body, field) in &marked {
+        let error = refused(HAIKU, body);
+        assert_eq!(
+            (error.field.as_str(), error.problem.as_str()),
+            (*field, "this route does not allow prompt caching"),
+            "{body}"
+        );
+        let (sent, _) = prepare(HAIKU, body.to_string().as_bytes(), CACHING).unwrap();
+        assert_eq!(&serde_json::from_slice::<Value>(&sent).unwrap(), body);
+    }
+    let tools = claude_body(
+        json!({"tools": [{"name": "t", "input_schema": {}, "cache_control": ephemeral}]}),
+    );
+    assert_eq!(refused_by(HAIKU, &tools, CACHING).field, "tools");
+    let one_hour = claude_turn(
+        json!([{"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]),
+    );
+    assert!(prepare(HAIKU, one_hour.to_string().as_bytes(), CACHING).is_ok());
+    let bad_markers = [
+        (json!("ephemeral"), "messages[0].content[0].cache_control"),
+        (
+            json!({"type": "forever"}),
+            "messages[0].content[0].cache_control.type",
+        ),
+        (
+            json!({"type": "ephemeral", "ttl": "1d"}),
+            "messages[0].content[0].cache_control.ttl",
+        ),
+        (
+            json!({"type": "ephemeral", "scope": "global"}),
+            "messages[0].content[0].cache_control.scope",
+        ),
+    ];
+    for (marker, field) in bad_markers {
+        let body = claude_turn(json!([{"type": "text", "text": "x", "cache_control": marker}]));
+        assert_eq!(refused_by(HAIKU, &body, CACHING).field, field, "{body}");
+    }
+}
+
+#[test]
+fn claude_media_must_come_inline_as_base64() {
+    let url = json!({"type": "url", "url": "https://169.254.169.254/latest/meta-data/"});
+    let cases = [
+        (
+            json!([{"type": "text", "text": "What is it?"}, {"type": "image", "source": url}]),
+            "messages[0].content[1].source.type",
+        ),
+        (
+            json!([{"type": "document", "source": url}]),
+            "messages[0].content[0].source.type",
+        ),
+        (
+            json!([{"type": "document", "source": {"type": "file", "file_id": "file_1"}}]),
+            "messages[0].content[0].source.type",
+        ),
+        (
+            json!([{"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "x"}}]),
+            "messages[0].content[0].source.type",
+        ),
+        (
+            json!([{"type": "image", "source": {"media_type": "image/png", "data": "AA=="}}]),
+            "messages[0].content[0].source.type",
+        ),
+        (
+            json!([{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA==", "url": "https://x"}}]),
+            "messages[0].content[0].source.url",
+        ),
+        (
+            json!([{"type": "image", "source": {"type": "base64", "media_type": "image/png"}}]),
+            "messages[0].content[0].source.data",
+        ),
+        (
+            json!([{"type": "image", "source": {"type": "base64", "media_type": 1, "data": "AA=="}}]),
+            "messages[0].content[0].source.media_type",
+        ),
+        (json!([{"type": "image"}]), "messages[0].content[0].source"),
+        (
+            json!([{"type": "image", "source": "https://x/y.png"}]),
+            "messages[0].content[0].source",
+        ),
+        (
+            json!([{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}, "url": "https://x"}]),
+            "messages[0].content[0].url",
+        ),
+        (
+            json!([{"type": "text", "text": "x", "citations": [{"type": "web_search_result_location", "url": "https://x"}]}]),
+            "messages[0].content[0].citations",
+        ),
+        (
+            json!([{"type": "tool_result", "tool_use_id": "t", "content": [{"type": "image", "source": url}]}]),
+            "messages[0].content[0].type",
+        ),
+        (
+            json!([{"type": "search_result", "source": "https://x", "title": "t", "content": []}]),
+            "messages[0].content[0].type",
+        ),
+        (json!(["plain"]), "messages[0].content[0]"),
+    ];
+    for (blocks, field) in cases {
+        let body = claude_turn(blocks);
+        let error = refused_by(HAIKU, &body, CACHING);
+        assert_eq!(error.field, field, "{body}: {error}");
+    }
+    let error = refused(
+        HAIKU,
+        &claude_turn(json!([{"type": "image", "source": url}])),
+    );
+    assert!(error.problem.contains("base64"), "{error}");
+    let in_system = claude_body(json!({"system": [{"type": "image", "source": url}]}));
+    assert_eq!(refused(HAIKU, &in_system).field, "system[0].source.type");
+
+    let inline = claude_turn(json!([
+        {"type": "document", "title": "Report", "context": "Q3",
+         "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERg=="}},
+        {"type": "text", "text": "Summarise it"},
+    ]));
+    let (sent, _) = prepare(HAIKU, inline.to_string().as_bytes(), Rules::default()).unwrap();
+    assert_eq!(serde_json::from_slice::<Value>(&sent).unwrap(), inline);
 }
 
 fn settings() -> Settings {

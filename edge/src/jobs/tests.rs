@@ -435,7 +435,13 @@ async fn a_callback_is_signed_delivered_once_and_retried_with_backoff() {
     let now_s = START_MS / 1000;
     let signature = header("x-signature");
     assert_eq!(
-        callback::verify(SECRET, &signature, &payload, now_s, 300),
+        callback::verify(
+            SECRET,
+            &signature,
+            &payload,
+            now_s,
+            callback::REPLAY_TOLERANCE_S
+        ),
         Ok(())
     );
     let other_owner = format!("cid:{OTHER}");
@@ -444,7 +450,13 @@ async fn a_callback_is_signed_delivered_once_and_retried_with_backoff() {
         ..payload
     };
     assert_eq!(
-        callback::verify(SECRET, &signature, &forged, now_s, 300),
+        callback::verify(
+            SECRET,
+            &signature,
+            &forged,
+            now_s,
+            callback::REPLAY_TOLERANCE_S
+        ),
         Err("signature mismatch")
     );
     let sent: Value = serde_json::from_slice(&post.body).unwrap();

@@ -1,7 +1,8 @@
 //! Background jobs end to end: the Worker under `wrangler dev` with its local Queues (jobs
 //! queue and dead-letter queue) and D1, the fake Bedrock, and a callback receiver on loopback
 //! that checks every signature. One stack serves every case; each case uses its own client id
-//! (and model, where it sets faults). Needs the built Worker and front end.
+//! (and model, where it sets faults). Callbacks to loopback need `JOB_CALLBACK_ALLOW_LOOPBACK`,
+//! which the stack sets. Needs the built Worker and front end.
 //!
 //! Run: `source scripts/lib/common.sh; build_frontend; build_worker;
 //! cargo test -p tests --test edge_jobs`.
@@ -15,7 +16,7 @@ use axum::{
 use hmac::{Hmac, KeyInit, Mac};
 use libtest_mimic::Arguments;
 use serde_json::{json, Value};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use shared::jobs::{JobList, JobStatus, JobView};
 use std::{
     collections::BTreeMap,
@@ -58,11 +59,22 @@ fn routes() -> String {
     .to_string()
 }
 
-/// What the callback receiver got: per hook name, each POST's job id and whether its
-/// signature verified.
+/// One POST the callback receiver got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Post {
+    /// `x-job-id`.
+    job: String,
+    /// `x-job-submitter`.
+    submitter: String,
+    /// Whether the signature verified over the job, the submitter and the body, and the body
+    /// is that job's.
+    valid: bool,
+}
+
+/// What the callback receiver got, per hook name.
 #[derive(Default)]
 struct Received {
-    posts: BTreeMap<String, Vec<(String, bool)>>,
+    posts: BTreeMap<String, Vec<Post>>,
     /// Hook names that answer 500 to their first POST.
     fail_first: Vec<String>,
 }
@@ -98,6 +110,7 @@ fn main() -> anyhow::Result<()> {
         vars: vec![
             ("ROUTES".into(), routes()),
             ("JOB_CALLBACK_ALLOWED_HOSTS".into(), "127.0.0.1".into()),
+            ("JOB_CALLBACK_ALLOW_LOOPBACK".into(), "true".into()),
             ("JOB_CALLBACK_SECRET".into(), SECRET.into()),
             ("JOB_RETRY_DELAY_S".into(), "1".into()),
         ],
@@ -164,14 +177,21 @@ async fn start_receiver(received: Receiver) -> anyhow::Result<String> {
     Ok(url)
 }
 
+/// A request header as text (empty when missing or not text).
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> &'a str {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+}
+
 /// Verifies `x-signature: t=...,v1=...` as a receiver would (an HMAC implementation other than
-/// the edge's): HMAC-SHA256 over `"{t}.{body}"`, timestamp within 5 minutes.
+/// the edge's): HMAC-SHA256 over `"{t}\n{x-job-id}\n{x-job-submitter}\n{body}"`, timestamp
+/// within 5 minutes.
 fn signature_ok(headers: &HeaderMap, body: &[u8]) -> bool {
-    let Some(header) = headers.get("x-signature").and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
+    let signature = header(headers, "x-signature");
     let field = |name: &str| {
-        header
+        signature
             .split(',')
             .find_map(|part| part.trim().strip_prefix(name))
             .map(str::to_owned)
@@ -184,8 +204,14 @@ fn signature_ok(headers: &HeaderMap, body: &[u8]) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()) else {
         return false;
     };
-    mac.update(t.as_bytes());
-    mac.update(b".");
+    for field in [
+        t.as_str(),
+        header(headers, "x-job-id"),
+        header(headers, "x-job-submitter"),
+    ] {
+        mac.update(field.as_bytes());
+        mac.update(b"\n");
+    }
     mac.update(body);
     let expected = hex::decode(v1).unwrap_or_default();
     fresh && mac.verify_slice(&expected).is_ok()
@@ -197,17 +223,21 @@ async fn hook(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> StatusCode {
-    let valid = signature_ok(&headers, &body);
-    let job = serde_json::from_slice::<Value>(&body)
+    let job = header(&headers, "x-job-id").to_owned();
+    let body_job = serde_json::from_slice::<Value>(&body)
         .ok()
-        .and_then(|v| v["id"].as_str().map(str::to_owned))
-        .unwrap_or_default();
+        .and_then(|v| v["id"].as_str().map(str::to_owned));
+    let post = Post {
+        valid: signature_ok(&headers, &body) && body_job.as_ref() == Some(&job),
+        submitter: header(&headers, "x-job-submitter").to_owned(),
+        job,
+    };
     let Ok(mut received) = received.lock() else {
         return StatusCode::INTERNAL_SERVER_ERROR;
     };
     let fail =
         received.fail_first.contains(&name) && received.posts.get(&name).is_none_or(Vec::is_empty);
-    received.posts.entry(name).or_default().push((job, valid));
+    received.posts.entry(name).or_default().push(post);
     if fail {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {
@@ -220,8 +250,8 @@ impl World {
         format!("{}/hook/{name}", self.hooks)
     }
 
-    /// The POSTs hook `name` received: (job id, signature valid).
-    fn posts(&self, name: &str) -> Vec<(String, bool)> {
+    /// The POSTs hook `name` received.
+    fn posts(&self, name: &str) -> Vec<Post> {
         self.received
             .lock()
             .map(|r| r.posts.get(name).cloned().unwrap_or_default())
@@ -396,11 +426,15 @@ async fn a_hundred_jobs_at_once_all_finish_with_one_signed_callback_each(
         })
         .await?;
     let posts = world.posts("burst");
-    check(posts.iter().all(|(_, valid)| *valid), || {
+    check(posts.iter().all(|post| post.valid), || {
         "a callback signature did not verify".into()
     })?;
+    let submitter = submitter_of(client);
+    check(posts.iter().all(|post| post.submitter == submitter), || {
+        format!("a callback named another submitter than {submitter}")
+    })?;
     for job in &views {
-        let count = posts.iter().filter(|(id, _)| *id == job.id).count();
+        let count = posts.iter().filter(|post| post.job == job.id).count();
         check(count == 1, || format!("{} callbacks for {}", count, job.id))?;
     }
     check(posts.len() == 100, || format!("{} callbacks", posts.len()))
@@ -512,9 +546,12 @@ async fn a_failing_callback_receiver_is_retried_with_backoff(
     let attempts = job.callback.as_ref().map(|c| c.attempts);
     check(attempts == Some(2), || format!("{job:?}"))?;
     let posts = world.posts("flaky");
-    check(posts == vec![(id.clone(), true), (id, true)], || {
-        format!("{posts:?}")
-    })
+    let post = Post {
+        job: id,
+        submitter: submitter_of(client),
+        valid: true,
+    };
+    check(posts == vec![post.clone(), post], || format!("{posts:?}"))
 }
 
 async fn a_client_reads_only_its_own_jobs(world: Arc<World>) -> anyhow::Result<()> {
@@ -565,4 +602,12 @@ async fn an_async_invoke_job_reflects_bedrock_status(world: Arc<World>) -> anyho
     let (_, listed) = world.get(client, "/api/jobs?status=succeeded").await?;
     let listed: JobList = serde_json::from_value(listed)?;
     check(listed.jobs.len() == 1, || format!("{listed:?}"))
+}
+
+/// What a callback names as its submitter: `cid:` and the SHA-256 of the client id, in hex
+/// (the id itself is the client's secret and never leaves the edge).
+fn submitter_of(client: &str) -> String {
+    let digest = Sha256::digest(client.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("cid:{hex}")
 }

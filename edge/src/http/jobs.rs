@@ -12,7 +12,7 @@ use super::{
 use crate::{
     config::{limits::ValidationError, settings::Settings, RateLimitClass},
     jobs::{
-        async_invoke, callback,
+        async_invoke,
         client::client_id,
         consumer,
         record::{JobRecord, NewJob},
@@ -120,7 +120,9 @@ pub fn prepare(
     let submission: JobSubmission =
         serde_json::from_slice(&request.body).map_err(|e| ApiError::invalid_json(e.to_string()))?;
     if let Some(url) = &submission.callback_url {
-        callback::check_url(url, &jobs.settings.callback_allowed_hosts)
+        jobs.settings
+            .callback_allowed_hosts
+            .check(url)
             .map_err(|m| ApiError::invalid(format!("callback_url: {m}")))?;
     }
     let config = &settings.config;

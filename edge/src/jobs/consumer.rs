@@ -8,8 +8,8 @@
 //!   its result stored with a version check. Transient failures (throttling, every target
 //!   down) put it back to `queued` and retry the message with backoff; others fail it.
 //! * `poll`: reads a running async invocation's status, and polls again later until final.
-//! * `callback`: delivers a final job to its callback URL, signed, one delivery at a time,
-//!   retried with backoff by sending itself again with a delay.
+//! * `callback`: delivers a final job to its callback URL if the allowed hosts still admit it,
+//!   signed, one delivery at a time, retried with backoff by sending itself again with a delay.
 //! * From the dead-letter queue: the job is marked `failed` with the reason.
 
 use super::{
@@ -362,26 +362,44 @@ impl<P: Platform> Consumer<'_, P> {
         let Updated::Applied(job) = claimed else {
             return Ok(Disposition::Ack);
         };
-        let (Some(url), Some(secret)) = (&job.callback_url, &self.jobs.settings.callback_secret)
-        else {
-            self.log("job_callback_failed", &job, "no callback secret configured");
-            update(store, id, Some(job), |j| {
-                j.callback_ended(CallbackState::Failed, now)
-            })
-            .await?;
-            return Ok(Disposition::Ack);
+        // The URL is checked again: the allowed hosts may have been narrowed since the job was
+        // submitted.
+        let settings = &self.jobs.settings;
+        let target = match (&job.callback_url, &settings.callback_secret) {
+            (Some(url), Some(secret)) => match settings.callback_allowed_hosts.check(url) {
+                Ok(()) => Ok((url.clone(), secret)),
+                Err(why) => Err(format!("callback URL no longer allowed: {why}")),
+            },
+            _ => Err("no callback secret configured".to_owned()),
+        };
+        let (url, secret) = match target {
+            Ok(target) => target,
+            Err(why) => {
+                self.log("job_callback_failed", &job, &why);
+                update(store, id, Some(job), |j| {
+                    j.callback_ended(CallbackState::Failed, now)
+                })
+                .await?;
+                return Ok(Disposition::Ack);
+            }
         };
         let body = serde_json::to_vec(&job.view()).unwrap_or_default();
+        let payload = callback::Payload {
+            job_id: &job.id,
+            submitter: &job.client_id,
+            body: &body,
+        };
         let request = UpstreamRequest {
             method: "POST",
-            url: url.clone(),
+            url,
             headers: vec![
                 ("content-type".into(), "application/json".into()),
                 (
                     callback::SIGNATURE_HEADER.into(),
-                    callback::sign(secret.expose(), now / 1000, &body),
+                    callback::sign(secret.expose(), now / 1000, &payload),
                 ),
-                ("x-job-id".into(), job.id.clone()),
+                (callback::JOB_ID_HEADER.into(), job.id.clone()),
+                (callback::SUBMITTER_HEADER.into(), job.client_id.clone()),
                 (
                     "x-delivery-attempt".into(),
                     job.callback_attempts.to_string(),

@@ -102,8 +102,9 @@ pub const MAX_RETRY_DELAY_S: u32 = 600;
 pub struct JobSettings {
     /// `JOB_CALLBACK_SECRET` (a Worker secret): signs callbacks.
     pub callback_secret: Option<Secret>,
-    /// `JOB_CALLBACK_ALLOWED_HOSTS`: comma-separated hosts callbacks may go to (empty: none).
-    pub callback_allowed_hosts: Vec<String>,
+    /// `JOB_CALLBACK_ALLOWED_HOSTS` (comma-separated) with `JOB_CALLBACK_ALLOW_LOOPBACK`:
+    /// where callbacks may go (empty: nowhere). See [`callback::AllowedHosts`].
+    pub callback_allowed_hosts: callback::AllowedHosts,
     /// `JOB_RETRY_DELAY_S`: the wait before a failed job's second run (doubling after), and
     /// before a failed callback's second delivery (4× after). Default 5.
     pub retry_delay_s: u32,
@@ -116,7 +117,7 @@ impl Default for JobSettings {
     fn default() -> Self {
         Self {
             callback_secret: None,
-            callback_allowed_hosts: Vec::new(),
+            callback_allowed_hosts: callback::AllowedHosts::default(),
             retry_delay_s: DEFAULT_RETRY_DELAY_S,
             ttl_ms: DEFAULT_TTL_DAYS * DAY_MS,
         }
@@ -132,15 +133,22 @@ impl JobSettings {
     /// Reads the variables through `get`; errors name the variable, never a secret's value.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
-        let callback_allowed_hosts: Vec<String> = get("JOB_CALLBACK_ALLOWED_HOSTS")
-            .map(|hosts| {
-                hosts
-                    .split(',')
-                    .map(|h| h.trim().to_ascii_lowercase())
-                    .filter(|h| !h.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
+        // Loopback callbacks are for a receiver on the developer's machine: off unless asked.
+        let allow_loopback = match get("JOB_CALLBACK_ALLOW_LOOPBACK").as_deref().map(str::trim) {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "JOB_CALLBACK_ALLOW_LOOPBACK",
+                    "must be true or false",
+                ))
+            }
+        };
+        let callback_allowed_hosts = callback::AllowedHosts::parse(
+            &get("JOB_CALLBACK_ALLOWED_HOSTS").unwrap_or_default(),
+            allow_loopback,
+        )
+        .map_err(|message| ConfigError::new("JOB_CALLBACK_ALLOWED_HOSTS", message))?;
         let callback_secret = get("JOB_CALLBACK_SECRET").map(|s| Secret::new(s.trim()));
         if !callback_allowed_hosts.is_empty() && callback_secret.is_none() {
             return Err(ConfigError::new(

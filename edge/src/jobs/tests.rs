@@ -62,7 +62,8 @@ fn world(replies: Vec<Reply>) -> World {
         queue: Rc::new(queue.clone()),
         settings: Rc::new(JobSettings {
             callback_secret: Some(Secret::new(SECRET)),
-            callback_allowed_hosts: vec!["hooks.example.com".into()],
+            callback_allowed_hosts: callback::AllowedHosts::parse("hooks.example.com", false)
+                .unwrap(),
             retry_delay_s: 2,
             ..JobSettings::default()
         }),
@@ -94,6 +95,11 @@ fn request(method: &str, path: &str, client: &str, body: Value) -> ApiRequest {
         },
         ..ApiRequest::default()
     }
+}
+
+/// The owner the store keeps for `client` (a digest of its id).
+fn owner(client: &str) -> String {
+    super::client::client_id(&[("x-client-id".into(), client.into())]).unwrap()
 }
 
 fn ask(prompt: &str) -> Value {
@@ -466,19 +472,72 @@ async fn a_callback_is_signed_delivered_once_and_retried_with_backoff() {
             .map(|(_, v)| v.clone())
             .unwrap()
     };
+    // The receiver verifies with the job and submitter the headers name: the owner's
+    // record `client_id`, as it is.
+    assert_eq!(header("x-job-id"), id);
+    assert_eq!(header("x-job-submitter"), owner(CLIENT));
+    assert_eq!(header("x-delivery-attempt"), "2");
+    let (job_id, submitter) = (header("x-job-id"), header("x-job-submitter"));
+    let payload = callback::Payload {
+        job_id: &job_id,
+        submitter: &submitter,
+        body: &post.body,
+    };
     let now_s = START_MS / 1000;
+    let signature = header("x-signature");
     assert_eq!(
-        callback::verify(SECRET, &header("x-signature"), &post.body, now_s, 300),
+        callback::verify(
+            SECRET,
+            &signature,
+            &payload,
+            now_s,
+            callback::REPLAY_TOLERANCE_S
+        ),
         Ok(())
     );
-    assert_eq!(header("x-job-id"), id);
-    assert_eq!(header("x-delivery-attempt"), "2");
+    let other_owner = owner(OTHER);
+    let forged = callback::Payload {
+        submitter: &other_owner,
+        ..payload
+    };
+    assert_eq!(
+        callback::verify(
+            SECRET,
+            &signature,
+            &forged,
+            now_s,
+            callback::REPLAY_TOLERANCE_S
+        ),
+        Err("signature mismatch")
+    );
     let sent: Value = serde_json::from_slice(&post.body).unwrap();
     assert_eq!(
         (sent["id"].as_str(), sent["status"].as_str()),
         (Some(id.as_str()), Some("succeeded"))
     );
     assert_eq!(sent["result"]["text"], "Hello there");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callback_to_a_host_no_longer_allowed_is_given_up_unsent() {
+    let mut w = world(vec![Reply::json(CONVERSE_OK)]);
+    let mut submission = ask("Hi");
+    submission["callback_url"] = json!("https://hooks.example.com/done");
+    let id = w.submit(submission).await;
+    w.queue.take();
+    assert_eq!(w.deliver(Source::Jobs, &run(&id)).await, Disposition::Ack);
+    let callback = JobMessage::Callback { job: id.clone() };
+    assert_eq!(w.queue.take(), vec![(callback.clone(), 0)]);
+
+    // The allowed hosts were narrowed after the job was submitted.
+    w.jobs.settings = Rc::new(JobSettings {
+        callback_allowed_hosts: callback::AllowedHosts::parse("other.example.com", false).unwrap(),
+        ..(*w.jobs.settings).clone()
+    });
+    assert_eq!(w.deliver(Source::Jobs, &callback).await, Disposition::Ack);
+    assert!(w.callback_posts().is_empty());
+    assert!(w.queue.take().is_empty());
+    assert_eq!(w.get(&id).await["callback"]["state"], "failed");
 }
 
 #[tokio::test(start_paused = true)]
@@ -748,17 +807,37 @@ fn settings_are_read_strictly() {
             "JOB_CALLBACK_ALLOWED_HOSTS",
             " Hooks.Example.com, 127.0.0.1 ",
         ),
+        ("JOB_CALLBACK_ALLOW_LOOPBACK", "true"),
         ("JOB_CALLBACK_SECRET", "s"),
         ("JOB_RETRY_DELAY_S", "1"),
     ])
     .unwrap();
-    assert_eq!(
-        set.callback_allowed_hosts,
-        ["hooks.example.com", "127.0.0.1"]
-    );
+    let hosts = &set.callback_allowed_hosts;
+    assert_eq!(hosts.check("https://hooks.example.com/x"), Ok(()));
+    assert_eq!(hosts.check("http://127.0.0.1:9/x"), Ok(()));
     assert_eq!((set.run_retry_delay_s(1), set.run_retry_delay_s(3)), (1, 4));
     let error = get(&[("JOB_CALLBACK_ALLOWED_HOSTS", "a.com")]).unwrap_err();
     assert_eq!(error.path, "JOB_CALLBACK_SECRET");
+    // Loopback needs the flag; a wildcard must not cover a public suffix.
+    for vars in [
+        &[
+            ("JOB_CALLBACK_ALLOWED_HOSTS", "127.0.0.1"),
+            ("JOB_CALLBACK_SECRET", "s"),
+        ][..],
+        &[
+            ("JOB_CALLBACK_ALLOWED_HOSTS", "*.com"),
+            ("JOB_CALLBACK_SECRET", "s"),
+        ],
+        &[
+            ("JOB_CALLBACK_ALLOWED_HOSTS", "*.co.uk"),
+            ("JOB_CALLBACK_SECRET", "s"),
+        ],
+    ] {
+        let error = get(vars).unwrap_err();
+        assert_eq!(error.path, "JOB_CALLBACK_ALLOWED_HOSTS", "{vars:?}");
+    }
+    let error = get(&[("JOB_CALLBACK_ALLOW_LOOPBACK", "yes")]).unwrap_err();
+    assert_eq!(error.path, "JOB_CALLBACK_ALLOW_LOOPBACK");
     let error = get(&[("JOB_RETRY_DELAY_S", "soon")]).unwrap_err();
     assert_eq!(error.path, "JOB_RETRY_DELAY_S");
     assert!(!format!("{set:?}").contains("\"s\""));

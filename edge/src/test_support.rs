@@ -125,6 +125,7 @@ struct State {
     next_random: u64,
     health: HealthStore,
     limiter: FixedWindowLimiter,
+    limiter_down: bool,
 }
 
 #[derive(Clone)]
@@ -143,6 +144,11 @@ impl ScriptedPlatform {
             })),
             origin: Instant::now(),
         }
+    }
+
+    /// Makes the rate limiter unreachable (every count answers `None`).
+    pub fn take_limiter_down(&self) {
+        self.state.borrow_mut().limiter_down = true;
     }
 
     pub fn requests(&self) -> Vec<UpstreamRequest> {
@@ -209,12 +215,13 @@ impl Platform for ScriptedPlatform {
         self.state.borrow_mut().health.record(&record, now);
     }
 
-    async fn rate_limit(&self, class: &str, limits: RateLimitClass, bucket: &str) -> bool {
+    async fn rate_limit(&self, class: &str, limits: RateLimitClass, bucket: &str) -> Option<bool> {
         let now = self.now_ms();
-        self.state
-            .borrow_mut()
-            .limiter
-            .hit(class, limits, bucket, now)
+        let mut state = self.state.borrow_mut();
+        if state.limiter_down {
+            return None;
+        }
+        Some(state.limiter.hit(class, limits, bucket, now))
     }
 }
 

@@ -114,11 +114,11 @@ impl Platform for NativePlatform {
         }
     }
 
-    async fn rate_limit(&self, class: &str, limits: RateLimitClass, bucket: &str) -> bool {
+    async fn rate_limit(&self, class: &str, limits: RateLimitClass, bucket: &str) -> Option<bool> {
         let now = self.now_ms();
         self.limiter
             .lock()
+            .ok()
             .map(|mut l| l.hit(class, limits, bucket, now))
-            .unwrap_or(true)
     }
 }

@@ -92,6 +92,7 @@ impl Config {
                     RateLimitClass {
                         limit: 60,
                         period_s: 60,
+                        fail_closed: false,
                     },
                 ),
                 (
@@ -99,6 +100,7 @@ impl Config {
                     RateLimitClass {
                         limit: 20,
                         period_s: 60,
+                        fail_closed: true,
                     },
                 ),
                 (
@@ -106,6 +108,7 @@ impl Config {
                     RateLimitClass {
                         limit: 20,
                         period_s: 60,
+                        fail_closed: false,
                     },
                 ),
                 (
@@ -113,6 +116,7 @@ impl Config {
                     RateLimitClass {
                         limit: 600,
                         period_s: 60,
+                        fail_closed: false,
                     },
                 ),
             ]),

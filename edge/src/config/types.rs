@@ -212,12 +212,15 @@ impl AutoRoute {
 /// A rate-limit class: `limit` requests per `period_s` seconds per client. On Workers the
 /// binding `RATE_LIMIT_<NAME>` enforces it (its `simple = {limit, period}` in `wrangler.toml`
 /// must match); native test platforms enforce the numbers here. `period_s` is also the
-/// `Retry-After` of a 429.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// `Retry-After` of a 429. With `fail_closed`, a limiter that cannot be asked refuses the
+/// request (503) instead of letting it through: for routes whose calls are expensive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimitClass {
     pub limit: u32,
     pub period_s: u32,
+    #[serde(default)]
+    pub fail_closed: bool,
 }
 
 /// The binding that enforces rate-limit class `class` on Workers: `RATE_LIMIT_CHAT` for `chat`.

@@ -1,26 +1,24 @@
 //! The rate limits a request counts against before it costs anything: its route's class per
-//! client bucket, and a widget key's per-visitor and per-key classes.
+//! client network, and a widget key's per-visitor and per-key classes. A limiter that cannot
+//! be asked lets the request through, unless the class is `fail_closed` (then 503).
 
 use super::{error::ApiError, widget::Caller, Edge};
 use crate::{
     config::RateLimitClass,
     platform::Platform,
-    routing::rate_limit::{client_buckets, client_network},
+    routing::rate_limit::{client_bucket, client_network},
 };
 
 impl<P: Platform> Edge<P> {
-    /// Counts the request against each of its rate-limit `classes`, per client bucket.
+    /// Counts the request against each of its rate-limit `classes`, by the client's network.
     pub(super) async fn rate_limit(
         &self,
         classes: &[(&str, RateLimitClass)],
         headers: &[(String, String)],
     ) -> Result<(), ApiError> {
+        let bucket = client_bucket(headers);
         for &(class, limits) in classes {
-            for bucket in client_buckets(headers) {
-                if !self.platform.rate_limit(class, limits, &bucket).await {
-                    return Err(ApiError::rate_limited(class, limits));
-                }
-            }
+            self.count(class, limits, &bucket).await?;
         }
         Ok(())
     }
@@ -38,10 +36,21 @@ impl<P: Platform> Edge<P> {
             let Some(limits) = self.settings.config.rate_limits.get(class).copied() else {
                 continue;
             };
-            if !self.platform.rate_limit(class, limits, &bucket).await {
-                return Err(ApiError::rate_limited(class, limits));
-            }
+            self.count(class, limits, &bucket).await?;
         }
         Ok(())
+    }
+
+    /// One count of `bucket` against `class`.
+    async fn count(&self, class: &str, limits: RateLimitClass, bucket: &str) -> Result<(), ApiError> {
+        match self.platform.rate_limit(class, limits, bucket).await {
+            Some(true) => Ok(()),
+            Some(false) => Err(ApiError::rate_limited(class, limits)),
+            None if limits.fail_closed => Err(ApiError::unavailable(
+                "The rate limiter cannot be reached, and this route does not run without it; \
+                 try again shortly.",
+            )),
+            None => Ok(()),
+        }
     }
 }

@@ -604,6 +604,7 @@ async fn the_limit_is_counted_before_the_body_is_parsed() {
     let tight = crate::config::RateLimitClass {
         limit: 2,
         period_s: 60,
+        fail_closed: false,
     };
     settings.config.rate_limits.insert("tight".into(), tight);
     for route in settings.config.routes.values_mut() {
@@ -633,4 +634,36 @@ async fn the_limit_is_counted_before_the_body_is_parsed() {
         "before the body is read"
     );
     assert!(platform.requests().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_limiter_closes_only_the_classes_that_say_so() {
+    let ok = || Reply::json(r#"{"output":{"message":{"role":"assistant","content":[{"text":"Hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#);
+    let (edge, platform) = new_edge(vec![ok()]);
+    let mut settings = (*edge.settings).clone();
+    let class = |fail_closed| crate::config::RateLimitClass {
+        limit: 100,
+        period_s: 60,
+        fail_closed,
+    };
+    settings.config.rate_limits.insert("open".into(), class(false));
+    settings.config.rate_limits.insert("closed".into(), class(true));
+    let mut routes = settings.config.routes.keys().cloned();
+    let (cheap, dear) = (routes.next().unwrap(), routes.next().unwrap());
+    settings.config.routes.get_mut(&cheap).unwrap().rate_limit = Some("open".into());
+    settings.config.routes.get_mut(&dear).unwrap().rate_limit = Some("closed".into());
+    let edge = Edge::new(settings, platform.clone());
+    platform.take_limiter_down();
+    let ask = |route: &str| {
+        let mut request = post_chat(r#"{"messages":[{"role":"user","content":"Hi"}],"stream":false}"#);
+        request.path = format!("/api/{route}");
+        request
+    };
+    assert_eq!(edge.handle(ask(&cheap)).await.status, 200, "fails open");
+    let refused = rejected_with(ask(&dear), 503, "internal").await;
+    assert!(
+        refused["message"].as_str().unwrap().contains("rate limiter"),
+        "{refused}"
+    );
+    assert_eq!(platform.requests().len(), 1, "the closed route called nothing");
 }

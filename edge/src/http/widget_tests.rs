@@ -237,6 +237,7 @@ async fn widget_keys_count_per_visitor_and_per_key() {
     let tight = RateLimitClass {
         limit: 1,
         period_s: 60,
+        fail_closed: false,
     };
     let mut config = config();
     config.rate_limits.insert("visitor".into(), tight);
@@ -245,6 +246,7 @@ async fn widget_keys_count_per_visitor_and_per_key() {
         RateLimitClass {
             limit: 2,
             period_s: 60,
+            fail_closed: false,
         },
     );
     if let Some(key) = config.widget_keys.get_mut(DEMO_WIDGET_KEY) {
@@ -305,6 +307,7 @@ async fn auto_counts_against_the_limit_of_the_route_it_chose() {
         RateLimitClass {
             limit: 1,
             period_s: 60,
+            fail_closed: false,
         },
     );
     if let Some(analyze) = config.routes.get_mut("analyze") {

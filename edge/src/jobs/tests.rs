@@ -940,6 +940,7 @@ fn tight_default_settings() -> Settings {
         crate::config::RateLimitClass {
             limit: 2,
             period_s: 60,
+            fail_closed: false,
         },
     );
     let default = settings.config.default_route.clone();

@@ -86,15 +86,17 @@ pub trait Platform: Clone + 'static {
     /// Folds a request's outcomes into the shared health without delaying the caller: the
     /// Worker hands the write to `waitUntil`.
     fn health_record(&self, record: HealthRecord);
-    /// Counts one request of `bucket` (a client: `ip:…`, `key:…`) against rate-limit `class`;
-    /// `false` when it is over the limit. On Workers the class's binding enforces its own
-    /// numbers (`limits` must match them); elsewhere `limits` are enforced in memory.
+    /// Counts one request of `bucket` (a client: `ip:…`, `widget:…`) against rate-limit
+    /// `class`: `Some(false)` when it is over the limit, `None` when the limiter could not be
+    /// asked (the class says whether that lets the request through). On Workers the class's
+    /// binding enforces its own numbers (`limits` must match them); elsewhere `limits` are
+    /// enforced in memory.
     fn rate_limit(
         &self,
         class: &str,
         limits: RateLimitClass,
         bucket: &str,
-    ) -> impl Future<Output = bool>;
+    ) -> impl Future<Output = Option<bool>>;
 }
 
 /// `None` when `ms` passes before `future` completes.

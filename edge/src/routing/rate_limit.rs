@@ -1,17 +1,12 @@
-//! Per-client rate limiting: which buckets a request counts against (its IP, and its API key
-//! when it sends one), and a fixed-window limiter in memory for the native platforms. On
+//! Per-client rate limiting: the bucket a request counts against (its IP's network), and a
+//! fixed-window limiter in memory for the native platforms. On
 //! Workers the rate limiting binding of the route's class does the counting. Widget keys are
 //! public and counted by their own classes ([`crate::http::widget::WidgetCaller::rate_limit_buckets`]).
 
 use crate::config::RateLimitClass;
 use crate::platform::nonempty_header;
 use crate::text::hex::hex;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-
-/// Headers that identify a client beyond its IP. The key itself never leaves this module:
-/// buckets are named by a hash of it.
-const KEY_HEADERS: [&str; 1] = ["x-api-key"];
 
 /// The client's IP (Cloudflare's `CF-Connecting-IP`), or `unknown`.
 pub fn client_ip(headers: &[(String, String)]) -> &str {
@@ -69,25 +64,12 @@ fn ipv6_groups(ip: &str) -> Option<[u16; 8]> {
     Some(groups)
 }
 
-/// The buckets one request counts against: `ip:<network>` ([`client_network`] of Cloudflare's
-/// `CF-Connecting-IP`; `ip:unknown` without it), plus `key:<first 16 hex digits of SHA-256>`
-/// for an `X-API-Key` or `Authorization: Bearer` credential.
-pub fn client_buckets(headers: &[(String, String)]) -> Vec<String> {
-    let mut buckets = vec![format!("ip:{}", client_network(headers))];
-    let bearer = nonempty_header(headers, "authorization").and_then(|v| {
-        v.split_once(' ')
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .map(|(_, token)| token.trim())
-    });
-    let key = KEY_HEADERS
-        .iter()
-        .find_map(|name| nonempty_header(headers, name))
-        .or(bearer);
-    if let Some(key) = key {
-        let digest = Sha256::digest(key.as_bytes());
-        buckets.push(format!("key:{}", hex(&digest[..8])));
-    }
-    buckets
+/// The bucket a request counts against: `ip:<network>` ([`client_network`] of Cloudflare's
+/// `CF-Connecting-IP`; `ip:unknown` without it). Nothing the caller sends can choose another
+/// one: an `X-API-Key` or `Authorization` value the edge has not issued authenticates nobody,
+/// so it must not mint a bucket.
+pub fn client_bucket(headers: &[(String, String)]) -> String {
+    format!("ip:{}", client_network(headers))
 }
 
 /// Fixed windows of `period_s` seconds, aligned to the epoch: at most `limit` hits per bucket
@@ -119,31 +101,26 @@ mod tests {
     use crate::test_support::headers;
 
     #[test]
-    fn buckets_are_the_ip_and_a_hashed_key() {
-        assert_eq!(client_buckets(&[]), ["ip:unknown"]);
-        assert_eq!(
-            client_buckets(&headers(&[("CF-Connecting-IP", "203.0.113.9")])),
-            ["ip:203.0.113.9"]
-        );
-        let with_key = client_buckets(&headers(&[
-            ("cf-connecting-ip", "203.0.113.9"),
-            ("X-API-Key", "widget-secret"),
-        ]));
-        assert_eq!(with_key.len(), 2);
-        assert!(with_key[1].starts_with("key:"), "{with_key:?}");
-        assert_eq!(with_key[1].len(), 4 + 16);
-        assert!(!with_key[1].contains("widget-secret"));
-        let bearer = client_buckets(&headers(&[("authorization", "Bearer widget-secret")]));
-        assert_eq!(bearer[1], with_key[1], "same key, same bucket");
-        let basic = client_buckets(&headers(&[("authorization", "Basic abc")]));
-        assert_eq!(basic, ["ip:unknown"]);
-        let widget = client_buckets(&headers(&[("x-widget-key", "pk_public")]));
-        assert_eq!(widget, ["ip:unknown"], "widget keys have their own classes");
+    fn the_bucket_is_the_network_whatever_credentials_are_claimed() {
+        assert_eq!(client_bucket(&[]), "ip:unknown");
+        let ip = ("cf-connecting-ip", "203.0.113.9");
+        assert_eq!(client_bucket(&headers(&[ip])), "ip:203.0.113.9");
+        for claimed in [
+            ("x-api-key", "made-up-1"),
+            ("authorization", "Bearer made-up-2"),
+            ("x-widget-key", "pk_public"),
+        ] {
+            assert_eq!(
+                client_bucket(&headers(&[ip, claimed])),
+                "ip:203.0.113.9",
+                "{claimed:?} mints no bucket of its own"
+            );
+        }
     }
 
     #[test]
     fn an_ipv6_client_counts_as_its_slash_64() {
-        let bucket = |ip: &str| client_buckets(&headers(&[("cf-connecting-ip", ip)]))[0].clone();
+        let bucket = |ip: &str| client_bucket(&headers(&[("cf-connecting-ip", ip)]));
         assert_eq!(bucket("2001:db8:1:2::1"), "ip:2001:0db8:0001:0002::/64");
         assert_eq!(
             bucket("2001:db8:1:2:ffff:ffff:ffff:fffe"),
@@ -173,6 +150,7 @@ mod tests {
         let limits = RateLimitClass {
             limit: 2,
             period_s: 10,
+            fail_closed: false,
         };
         let mut limiter = FixedWindowLimiter::default();
         assert!(limiter.hit("chat", limits, "ip:a", 10_000));

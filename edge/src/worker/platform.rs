@@ -245,7 +245,12 @@ impl Platform for WorkerPlatform {
         });
     }
 
-    async fn rate_limit(&self, class: &str, _limits: RateLimitClass, bucket: &str) -> bool {
+    async fn rate_limit(
+        &self,
+        class: &str,
+        _limits: RateLimitClass,
+        bucket: &str,
+    ) -> Option<bool> {
         // The binding holds its own limit and period; `check_bindings` ran at start.
         let outcome = async {
             self.env
@@ -253,12 +258,17 @@ impl Platform for WorkerPlatform {
                 .limit(bucket.to_owned())
                 .await
         };
-        match outcome.await {
-            Ok(outcome) => outcome.success,
-            Err(error) => {
-                // Fail open: a limiter outage must not take the API down with it.
+        // The class decides what an unanswered count means (`RateLimitClass::fail_closed`).
+        match with_timeout(self, STORE_TIMEOUT_MS, outcome).await {
+            Some(Ok(outcome)) => Some(outcome.success),
+            Some(Err(error)) => {
                 log_error("rate_limit_failed", &error);
-                true
+                None
+            }
+            None => {
+                let slow = worker::Error::RustError("the rate limiter did not answer".into());
+                log_error("rate_limit_failed", &slow);
+                None
             }
         }
     }

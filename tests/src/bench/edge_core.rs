@@ -141,8 +141,13 @@ impl Platform for Replay {
         self.health.borrow_mut().record(&record, now);
     }
 
-    async fn rate_limit(&self, _class: &str, _limits: RateLimitClass, _bucket: &str) -> bool {
-        true
+    async fn rate_limit(
+        &self,
+        _class: &str,
+        _limits: RateLimitClass,
+        _bucket: &str,
+    ) -> Option<bool> {
+        Some(true)
     }
 }
 

@@ -42,7 +42,12 @@ impl<P: Platform> Edge<P> {
     }
 
     /// One count of `bucket` against `class`.
-    async fn count(&self, class: &str, limits: RateLimitClass, bucket: &str) -> Result<(), ApiError> {
+    async fn count(
+        &self,
+        class: &str,
+        limits: RateLimitClass,
+        bucket: &str,
+    ) -> Result<(), ApiError> {
         match self.platform.rate_limit(class, limits, bucket).await {
             Some(true) => Ok(()),
             Some(false) => Err(ApiError::rate_limited(class, limits)),

@@ -638,7 +638,11 @@ async fn the_limit_is_counted_before_the_body_is_parsed() {
 
 #[tokio::test(start_paused = true)]
 async fn an_unreachable_limiter_closes_only_the_classes_that_say_so() {
-    let ok = || Reply::json(r#"{"output":{"message":{"role":"assistant","content":[{"text":"Hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#);
+    let ok = || {
+        Reply::json(
+            r#"{"output":{"message":{"role":"assistant","content":[{"text":"Hi"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#,
+        )
+    };
     let (edge, platform) = new_edge(vec![ok()]);
     let mut settings = (*edge.settings).clone();
     let class = |fail_closed| crate::config::RateLimitClass {
@@ -646,8 +650,14 @@ async fn an_unreachable_limiter_closes_only_the_classes_that_say_so() {
         period_s: 60,
         fail_closed,
     };
-    settings.config.rate_limits.insert("open".into(), class(false));
-    settings.config.rate_limits.insert("closed".into(), class(true));
+    settings
+        .config
+        .rate_limits
+        .insert("open".into(), class(false));
+    settings
+        .config
+        .rate_limits
+        .insert("closed".into(), class(true));
     let mut routes = settings.config.routes.keys().cloned();
     let (cheap, dear) = (routes.next().unwrap(), routes.next().unwrap());
     settings.config.routes.get_mut(&cheap).unwrap().rate_limit = Some("open".into());
@@ -655,15 +665,25 @@ async fn an_unreachable_limiter_closes_only_the_classes_that_say_so() {
     let edge = Edge::new(settings, platform.clone());
     platform.take_limiter_down();
     let ask = |route: &str| {
-        let mut request = post_chat(r#"{"messages":[{"role":"user","content":"Hi"}],"stream":false}"#);
+        let mut request =
+            post_chat(r#"{"messages":[{"role":"user","content":"Hi"}],"stream":false}"#);
         request.path = format!("/api/{route}");
         request
     };
     assert_eq!(edge.handle(ask(&cheap)).await.status, 200, "fails open");
-    let refused = rejected_with(ask(&dear), 503, "internal").await;
+    let refused = edge.handle(ask(&dear)).await;
+    assert_eq!(refused.status, 503, "fails closed");
+    let error = json_body(&refused);
     assert!(
-        refused["message"].as_str().unwrap().contains("rate limiter"),
-        "{refused}"
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("rate limiter"),
+        "{error}"
     );
-    assert_eq!(platform.requests().len(), 1, "the closed route called nothing");
+    assert_eq!(
+        platform.requests().len(),
+        1,
+        "the closed route called nothing"
+    );
 }

@@ -245,12 +245,7 @@ impl Platform for WorkerPlatform {
         });
     }
 
-    async fn rate_limit(
-        &self,
-        class: &str,
-        _limits: RateLimitClass,
-        bucket: &str,
-    ) -> Option<bool> {
+    async fn rate_limit(&self, class: &str, _limits: RateLimitClass, bucket: &str) -> Option<bool> {
         // The binding holds its own limit and period; `check_bindings` ran at start.
         let outcome = async {
             self.env

@@ -177,7 +177,7 @@ impl Stack {
     }
 
     /// Waits for the runtime's ready line (if it prints one), then for the Worker itself to
-    /// answer `GET /api/routes` (a success, or its JSON error when it is misconfigured on
+    /// answer `GET /api/routes` (a success, or its JSON 500 when it is misconfigured on
     /// purpose); fails at once if the runtime exits.
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
@@ -201,7 +201,8 @@ impl Stack {
                         .headers()
                         .get("content-type")
                         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-                    r.status().is_success() || json
+                    // The runtime's own placeholders while it starts answer 503.
+                    r.status().is_success() || (r.status().as_u16() == 500 && json)
                 });
                 if answered {
                     return Ok(());

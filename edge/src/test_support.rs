@@ -6,13 +6,13 @@ use crate::{
     config::{
         secret::{Credentials, Secret},
         settings::Settings,
-        Config, ConfigError, RateLimitClass, Timeouts,
+        Config, ConfigError, RateLimitClass, Timeouts, TokenBudget,
     },
     platform::{
         health::{HealthQuery, HealthRecord, TargetView},
         ByteStream, Platform, TransportError, UpstreamRequest, UpstreamResponse,
     },
-    routing::{health::HealthStore, rate_limit::FixedWindowLimiter},
+    routing::{budget::BudgetBook, health::HealthStore, rate_limit::FixedWindowLimiter},
 };
 use futures::{channel::mpsc, future, stream, StreamExt};
 use std::{cell::RefCell, collections::VecDeque, rc::Rc};
@@ -126,6 +126,7 @@ struct State {
     health: HealthStore,
     limiter: FixedWindowLimiter,
     limiter_down: bool,
+    budgets: BudgetBook,
 }
 
 #[derive(Clone)]
@@ -222,6 +223,19 @@ impl Platform for ScriptedPlatform {
             return None;
         }
         Some(state.limiter.hit(class, limits, bucket, now))
+    }
+
+    async fn budget_spent(&self, client: &str, budget: TokenBudget) -> Option<u64> {
+        let now = self.now_ms();
+        Some(self.state.borrow().budgets.spent(client, &budget, now))
+    }
+
+    fn budget_charge(&self, client: &str, budget: TokenBudget, tokens: u64) {
+        let now = self.now_ms();
+        self.state
+            .borrow_mut()
+            .budgets
+            .charge(client, &budget, now, tokens);
     }
 }
 

@@ -5,12 +5,12 @@
 //! one deployment.
 
 use edge::{
-    config::RateLimitClass,
+    config::{RateLimitClass, TokenBudget},
     platform::{
         health::{HealthQuery, HealthRecord, TargetView},
         Platform, TransportError, UpstreamRequest, UpstreamResponse,
     },
-    routing::{health::HealthStore, rate_limit::FixedWindowLimiter},
+    routing::{budget::BudgetBook, health::HealthStore, rate_limit::FixedWindowLimiter},
 };
 use futures::StreamExt;
 use std::{
@@ -24,6 +24,7 @@ pub struct NativePlatform {
     logs: Arc<Mutex<Vec<String>>>,
     health: Arc<Mutex<HealthStore>>,
     limiter: Arc<Mutex<FixedWindowLimiter>>,
+    budgets: Arc<Mutex<BudgetBook>>,
 }
 
 impl NativePlatform {
@@ -120,5 +121,20 @@ impl Platform for NativePlatform {
             .lock()
             .ok()
             .map(|mut l| l.hit(class, limits, bucket, now))
+    }
+
+    async fn budget_spent(&self, client: &str, budget: TokenBudget) -> Option<u64> {
+        let now = self.now_ms();
+        self.budgets
+            .lock()
+            .ok()
+            .map(|book| book.spent(client, &budget, now))
+    }
+
+    fn budget_charge(&self, client: &str, budget: TokenBudget, tokens: u64) {
+        let now = self.now_ms();
+        if let Ok(mut book) = self.budgets.lock() {
+            book.charge(client, &budget, now, tokens);
+        }
     }
 }

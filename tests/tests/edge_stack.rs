@@ -74,6 +74,11 @@ fn main() -> anyhow::Result<()> {
         ),
         case(
             &world,
+            "a_spent_token_budget_refuses_the_client_before_bedrock",
+            a_spent_token_budget_refuses_the_client_before_bedrock,
+        ),
+        case(
+            &world,
             "the_chat_ui_is_served_at_the_root",
             the_chat_ui_is_served_at_the_root,
         ),
@@ -365,6 +370,76 @@ async fn a_misconfigured_edge_says_so_without_its_configuration(
         log.contains("config_error") && log.contains("ROUTES"),
         || "the operator's log lacks the detail".into(),
     )
+}
+
+/// A budget of one token: the first answer spends it (charged through the client's Durable
+/// Object once the answer ends), and from then on the client is refused before Bedrock.
+async fn a_spent_token_budget_refuses_the_client_before_bedrock(
+    world: Arc<World>,
+) -> anyhow::Result<()> {
+    let fake = world
+        .stack
+        .fake
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let model = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
+    let routes = format!(
+        r#"{{"default_route": "generate",
+            "routes": {{"generate": {{"targets": [{{"model": "{model}", "region": "us-east-1"}}]}}}},
+            "token_budget": {{"tokens": 1, "period_s": 3600}}}}"#
+    );
+    let config = FakeConfig::default();
+    let stack = Stack::start(StackOptions {
+        runtime: WorkerRuntime::WranglerDev,
+        port: 0,
+        upstream: Upstream::Aws(vec![
+            ("BEDROCK_ENDPOINT".into(), fake.url()),
+            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
+        ]),
+        vars: vec![("ROUTES".into(), routes)],
+        inherit_output: false,
+    })
+    .await?;
+    let before = fake.calls(model);
+    let first = chat(&stack.url, "/api/chat", &ask("spend it"), LIMIT).await?;
+    check(matches!(first.terminal(), Some(StreamEvent::Done(_))), || {
+        format!("{first:?}")
+    })?;
+    // The charge is written after the answer (waitUntil): give it a moment to land.
+    let client = reqwest::Client::new();
+    let mut refused = None;
+    for _ in 0..50 {
+        let response = client
+            .post(format!("{}/api/chat", stack.url))
+            .json(&ask("and more"))
+            .timeout(LIMIT)
+            .send()
+            .await?;
+        if response.status() == 429 {
+            refused = Some(response.json::<ErrorBody>().await?);
+            break;
+        }
+        response.bytes().await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = refused.ok_or_else(|| anyhow::anyhow!("the budget never ran out"))?;
+    check(
+        refused.error.code == ErrorCode::RateLimited
+            && refused.error.message.starts_with("Token budget spent"),
+        || format!("{refused:?}"),
+    )?;
+    let calls = fake.calls(model);
+    let again = client
+        .post(format!("{}/api/chat", stack.url))
+        .json(&ask("once more"))
+        .timeout(LIMIT)
+        .send()
+        .await?;
+    check(again.status() == 429, || format!("{}", again.status()))?;
+    check(fake.calls(model) == calls && calls > before, || {
+        "a refused client reached Bedrock".into()
+    })
 }
 
 async fn the_chat_ui_is_served_at_the_root(world: Arc<World>) -> anyhow::Result<()> {

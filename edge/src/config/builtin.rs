@@ -3,9 +3,14 @@
 use super::{
     policy::{CircuitPolicy, RetryPolicy, RoutingPolicy, Thresholds},
     widget_keys::WidgetKey,
-    AutoRoute, Config, LastResort, RateLimitClass, Route, Target, Timeouts, DEMO_WIDGET_KEY,
+    AutoRoute, Config, LastResort, RateLimitClass, Route, Target, Timeouts, TokenBudget,
+    DEMO_WIDGET_KEY,
 };
 use std::collections::BTreeMap;
+
+/// Tokens one client may spend per hour with the built-in table: a long conversation's
+/// worth, and a bound on what one address can cost.
+pub const DEFAULT_TOKEN_BUDGET: u64 = 200_000;
 
 impl Config {
     /// The built-in routes around `region`, with the default timeouts.
@@ -134,6 +139,10 @@ impl Config {
                     key_rate_limit: Some("widget-key".into()),
                 },
             )]),
+            token_budget: Some(TokenBudget {
+                tokens: DEFAULT_TOKEN_BUDGET,
+                period_s: 3_600,
+            }),
         }
     }
 }

@@ -5,8 +5,8 @@ use super::{
     limits::{check_model_id, MAX_TOKENS},
     policy::RetryPolicy,
     raw::{RawConfig, RawTimeouts},
-    widget_keys, AutoRoute, Config, ConfigError, Resolved, Route, Target, Timeouts, MAX_TARGETS,
-    MAX_TIMEOUT_MS, RATE_LIMIT_PERIODS,
+    widget_keys, AutoRoute, Config, ConfigError, Resolved, Route, Target, Timeouts, TokenBudget,
+    MAX_TARGETS, MAX_TIMEOUT_MS, RATE_LIMIT_PERIODS,
 };
 use serde_json::error::Category;
 use std::collections::BTreeMap;
@@ -159,6 +159,17 @@ impl Config {
                 ));
             }
         }
+        if let Some(budget) = raw.token_budget {
+            if budget.tokens == 0 {
+                return Err(ConfigError::new("token_budget.tokens", "must be at least 1"));
+            }
+            if !(60..=TokenBudget::MAX_PERIOD_S).contains(&budget.period_s) {
+                return Err(ConfigError::new(
+                    "token_budget.period_s",
+                    format!("must be from 60 to {} (31 days)", TokenBudget::MAX_PERIOD_S),
+                ));
+            }
+        }
         let mut routes = BTreeMap::new();
         let mut auto = None;
         for (name, route) in raw.routes {
@@ -284,6 +295,7 @@ impl Config {
             circuit: raw.circuit,
             routing: raw.routing,
             widget_keys: raw.widget_keys,
+            token_budget: raw.token_budget,
         };
         if config.resolve(Some(&config.default_route)).is_err() {
             return Err(ConfigError::new(

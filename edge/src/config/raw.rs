@@ -4,7 +4,7 @@
 use super::{
     policy::{CircuitPolicy, RetryPolicy, RoutingPolicy, Thresholds},
     widget_keys::WidgetKey,
-    AsyncInvoke, LastResort, RateLimitClass, Target,
+    AsyncInvoke, LastResort, RateLimitClass, Target, TokenBudget,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -22,6 +22,8 @@ pub(super) struct RawConfig {
     pub(super) routing: RoutingPolicy,
     #[serde(default)]
     pub(super) widget_keys: BTreeMap<String, WidgetKey>,
+    #[serde(default)]
+    pub(super) token_budget: Option<TokenBudget>,
 }
 
 #[derive(Deserialize)]

@@ -240,6 +240,14 @@ fn errors_name_the_path() {
             "rate_limits.c.period_s: must be 10 or 60 (the periods Workers rate limiting supports)",
         ),
         (
+            format!(r#"{{"default_route":"a","routes":{{"a":{{"targets":[{ok_target}]}}}},"token_budget":{{"tokens":0,"period_s":3600}}}}"#),
+            "token_budget.tokens: must be at least 1",
+        ),
+        (
+            format!(r#"{{"default_route":"a","routes":{{"a":{{"targets":[{ok_target}]}}}},"token_budget":{{"tokens":9,"period_s":30}}}}"#),
+            "token_budget.period_s: must be from 60 to 2678400 (31 days)",
+        ),
+        (
             format!(r#"{{"default_route":"a","routes":{{"a":{{"targets":[{ok_target}]}}}},"circuit":{{"failure_threshold":0}}}}"#),
             "circuit.failure_threshold: must be from 1 to 1000",
         ),

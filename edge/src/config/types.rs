@@ -36,6 +36,35 @@ pub struct Config {
     pub routing: RoutingPolicy,
     /// Public keys of the embeddable widget, by key: allowed origins, routes, rate limits.
     pub widget_keys: BTreeMap<String, WidgetKey>,
+    /// The tokens (input and output) one client may spend per window on chat and invoke.
+    pub token_budget: Option<TokenBudget>,
+}
+
+/// At most `tokens` tokens (input plus output, as Bedrock reports them) per client per
+/// `period_s` seconds, in fixed windows aligned to the epoch. An answer is charged when it
+/// ends; a client whose window is spent is refused (429) until the next window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBudget {
+    pub tokens: u64,
+    pub period_s: u32,
+}
+
+impl TokenBudget {
+    /// Longest window: 31 days.
+    pub const MAX_PERIOD_S: u32 = 31 * 24 * 60 * 60;
+
+    /// The window that holds `now_ms` (its number since the epoch).
+    pub fn window(&self, now_ms: u64) -> u64 {
+        now_ms / (u64::from(self.period_s.max(1)) * 1_000)
+    }
+
+    /// Whole seconds from `now_ms` to the next window (at least 1).
+    pub fn seconds_left(&self, now_ms: u64) -> u64 {
+        let period_ms = u64::from(self.period_s.max(1)) * 1_000;
+        let next = (self.window(now_ms) + 1) * period_ms;
+        next.saturating_sub(now_ms).div_ceil(1_000).max(1)
+    }
 }
 
 /// A route with its chain of targets.

@@ -23,7 +23,7 @@ impl<P: Platform> Edge<P> {
         path_route: Option<&str>,
         request: &ApiRequest,
         caller: &Caller<'_>,
-        context: RequestContext,
+        mut context: RequestContext,
     ) -> Result<Answer, ApiError> {
         check_json_body(&request.body, &request.headers)?;
         let config = &self.settings.config;
@@ -71,6 +71,7 @@ impl<P: Platform> Edge<P> {
         let mut classes = config.limits_for(asked, &choice.route);
         classes.retain(|(class, _)| counted.is_none_or(|(done, _)| done != *class));
         self.rate_limit(&classes, &request.headers).await?;
+        context.billed = self.token_budget(&request.headers).await?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);
         if chat.stream == Some(false) {

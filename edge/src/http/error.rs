@@ -6,7 +6,7 @@
 use super::{json, ApiResponse};
 use crate::{
     bedrock::{error::BedrockError, native::BodyError},
-    config::{limits::ValidationError, RateLimitClass},
+    config::{limits::ValidationError, RateLimitClass, TokenBudget},
     platform::Platform,
     routing::request_log::RequestLog,
 };
@@ -63,6 +63,23 @@ impl ApiError {
                 405,
                 ErrorCode::MethodNotAllowed,
                 format!("This endpoint only accepts {allow}."),
+            )
+        }
+    }
+
+    /// 429 with `Retry-After`: the client has spent its token budget until the next window.
+    pub fn budget_spent(budget: TokenBudget, now_ms: u64) -> Self {
+        let secs = budget.seconds_left(now_ms);
+        Self {
+            headers: vec![("retry-after".into(), secs.to_string())],
+            retry_after_secs: Some(secs),
+            ..Self::new(
+                429,
+                ErrorCode::RateLimited,
+                format!(
+                    "Token budget spent: at most {} tokens per {} s for each client. Try again in {secs} s.",
+                    budget.tokens, budget.period_s
+                ),
             )
         }
     }

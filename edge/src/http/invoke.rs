@@ -38,7 +38,7 @@ impl<P: Platform> Edge<P> {
         &self,
         route: &str,
         request: &ApiRequest,
-        context: RequestContext,
+        mut context: RequestContext,
     ) -> Result<Answer, ApiError> {
         let config = &self.settings.config;
         let (route, chain) = match config.route(Some(route)) {
@@ -48,6 +48,7 @@ impl<P: Platform> Edge<P> {
         // Counted before the body is read, so a refused body is no free work.
         self.rate_limit(chain.limits(config).as_slice(), &request.headers)
             .await?;
+        context.billed = self.token_budget(&request.headers).await?;
         check_json_body(&request.body, &request.headers)?;
         if chain.async_invoke.is_some() {
             return Err(ApiError {

@@ -1,6 +1,7 @@
 //! The rate limits a request counts against before it costs anything: its route's class per
 //! client network, and a widget key's per-visitor and per-key classes. A limiter that cannot
-//! be asked lets the request through, unless the class is `fail_closed` (then 503).
+//! be asked lets the request through, unless the class is `fail_closed` (then 503). Then the
+//! client's token budget: a spent window refuses the request before any Bedrock call.
 
 use super::{error::ApiError, widget::Caller, Edge};
 use crate::{
@@ -39,6 +40,25 @@ impl<P: Platform> Edge<P> {
             self.count(class, limits, &bucket).await?;
         }
         Ok(())
+    }
+
+    /// The client a request's answer is charged to, when the edge has a token budget; refused
+    /// (429) when the client's current window is spent. A budget store that cannot be asked
+    /// lets the request through (and the answer is still charged).
+    pub(super) async fn token_budget(
+        &self,
+        headers: &[(String, String)],
+    ) -> Result<Option<String>, ApiError> {
+        let Some(budget) = self.settings.config.token_budget else {
+            return Ok(None);
+        };
+        let client = client_bucket(headers);
+        if let Some(spent) = self.platform.budget_spent(&client, budget).await {
+            if spent >= budget.tokens {
+                return Err(ApiError::budget_spent(budget, self.platform.now_ms()));
+            }
+        }
+        Ok(Some(client))
     }
 
     /// One count of `bucket` against `class`.

@@ -156,6 +156,7 @@ impl<P: Platform> Edge<P> {
             path: request.path.clone(),
             started_ms,
             trace: trace::trace_headers(&request.headers),
+            billed: None,
         };
         let config = &self.settings.config;
         let endpoint = Endpoint::parse(&request.method, &request.path, config);

@@ -687,3 +687,62 @@ async fn an_unreachable_limiter_closes_only_the_classes_that_say_so() {
         "the closed route called nothing"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_client_s_token_budget_is_charged_with_real_usage_and_then_refuses() {
+    let streamed = || Reply::stream(body(vec![answer(&["Hi", " there"])], End::Close));
+    let (edge, platform) = new_edge(vec![streamed(), streamed(), streamed()]);
+    let mut settings = (*edge.settings).clone();
+    let budget = crate::config::TokenBudget {
+        tokens: 30,
+        period_s: 3_600,
+    };
+    settings.config.token_budget = Some(budget);
+    let edge = Edge::new(settings, platform.clone());
+    let from = |ip: &str| {
+        let mut request = post_chat(r#"{"messages":[{"role":"user","content":"hello"}]}"#);
+        request
+            .headers
+            .push(("cf-connecting-ip".into(), ip.into()));
+        request
+    };
+    // Each answer reports 11 input and 7 output tokens: 18, then 36 of 30.
+    for _ in 0..2 {
+        let response = edge.handle(from("198.51.100.8")).await;
+        assert_eq!(response.status, 200);
+        let ApiBody::Sse(stream) = response.body else {
+            panic!("expected SSE")
+        };
+        stream.collect::<Vec<_>>().await;
+    }
+    assert_eq!(platform.budget_spent("ip:198.51.100.8", budget).await, Some(36));
+    let refused = edge.handle(from("198.51.100.8")).await;
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), Some("3600"));
+    let error = json_body(&refused);
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Token budget spent"),
+        "{error}"
+    );
+    assert_eq!(platform.requests().len(), 2, "refused before Bedrock");
+
+    // A client that leaves mid-answer, before the usage arrives, pays for what streamed.
+    let response = edge.handle(from("203.0.113.77")).await;
+    let ApiBody::Sse(mut stream) = response.body else {
+        panic!("expected SSE")
+    };
+    while let Some(event) = stream.next().await {
+        if event.starts_with("event: delta") {
+            break;
+        }
+    }
+    drop(stream);
+    assert_eq!(
+        platform.budget_spent("ip:203.0.113.77", budget).await,
+        Some(1),
+        "\"Hi\": one token by the estimate"
+    );
+}

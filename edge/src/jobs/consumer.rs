@@ -164,6 +164,7 @@ impl<P: Platform> Consumer<'_, P> {
             path: "/api/jobs".into(),
             started_ms: self.now(),
             trace: Vec::new(),
+            billed: None,
         };
         let once = chat_once(
             self.platform.clone(),

@@ -6,7 +6,7 @@
 pub mod health;
 
 use crate::{
-    config::RateLimitClass,
+    config::{RateLimitClass, TokenBudget},
     platform::health::{HealthQuery, HealthRecord, TargetView},
 };
 use futures::{
@@ -97,6 +97,12 @@ pub trait Platform: Clone + 'static {
         limits: RateLimitClass,
         bucket: &str,
     ) -> impl Future<Output = Option<bool>>;
+    /// The tokens `client` has spent in `budget`'s current window; `None` when the store
+    /// cannot be asked (the request goes on: budgets bound cost, they never take chat down).
+    fn budget_spent(&self, client: &str, budget: TokenBudget) -> impl Future<Output = Option<u64>>;
+    /// Adds `tokens` to `client`'s current window without delaying the caller (the Worker
+    /// hands the write to `waitUntil`).
+    fn budget_charge(&self, client: &str, budget: TokenBudget, tokens: u64);
 }
 
 /// `None` when `ms` passes before `future` completes.

@@ -41,6 +41,8 @@ pub struct RequestContext {
     pub started_ms: u64,
     /// Trace headers passed on to Bedrock, unsigned (`traceparent`, `X-Amzn-Trace-Id`).
     pub trace: Vec<(String, String)>,
+    /// The client whose token budget pays for the answer (none for the edge's own jobs).
+    pub billed: Option<String>,
 }
 
 impl RequestContext {
@@ -50,6 +52,7 @@ impl RequestContext {
             path: "/api/chat".into(),
             started_ms,
             trace: Vec::new(),
+            billed: None,
         }
     }
 }
@@ -294,7 +297,8 @@ fn run<P: Platform>(
 ) -> impl Stream<Item = Step> {
     stream! {
         let trace = context.trace.clone();
-        let run = Run::new(platform, Rc::clone(&settings), trace, context.started_ms, &choice.route, line);
+        let billed = context.billed.clone();
+        let run = Run::new(platform, Rc::clone(&settings), trace, context.started_ms, &choice.route, line, billed);
         let mut run = match run {
             Ok(run) => run,
             Err(failed) => {

@@ -14,7 +14,9 @@ use crate::{
         operation::NativeBody,
         send::CallOptions,
     },
-    config::{policy::RetryPolicy, settings::Settings, Config, LastResort, Target, Timeouts},
+    config::{
+        policy::RetryPolicy, settings::Settings, Config, LastResort, Target, Timeouts, TokenBudget,
+    },
     platform::{
         health::{HealthRecord, HealthReport, Outcome},
         Platform,
@@ -84,6 +86,34 @@ pub struct Answer<P: Platform> {
     usage: Usage,
     /// Milliseconds from the request reaching the edge to the first text.
     first_token_ms: Option<u64>,
+    bill: Bill<P>,
+}
+
+/// What an answer costs its client's token budget, charged once when the answer is dropped,
+/// however it ended (a client going away mid-stream included): the usage Bedrock reported,
+/// or, for an answer that broke off before reporting it, an estimate of the text that
+/// streamed (four characters a token).
+struct Bill<P: Platform> {
+    platform: P,
+    /// The client and its budget, when the request is billed.
+    to: Option<(String, TokenBudget)>,
+    usage: Option<Usage>,
+    streamed_chars: usize,
+}
+
+impl<P: Platform> Drop for Bill<P> {
+    fn drop(&mut self) {
+        let Some((client, budget)) = &self.to else {
+            return;
+        };
+        let tokens = match self.usage {
+            Some(usage) => u64::from(usage.input_tokens) + u64::from(usage.output_tokens),
+            None => self.streamed_chars.div_ceil(4) as u64,
+        };
+        if tokens > 0 {
+            self.platform.budget_charge(client, *budget, tokens);
+        }
+    }
 }
 
 /// How an answer's stream ended.
@@ -95,8 +125,9 @@ pub enum Ending {
 }
 
 impl<P: Platform> Answer<P> {
-    fn new(candidate: &Candidate, events: UpstreamEvents<P>, sent_ms: u64) -> Self {
+    fn new(candidate: &Candidate, events: UpstreamEvents<P>, sent_ms: u64, bill: Bill<P>) -> Self {
         Self {
+            bill,
             target: candidate.target.clone(),
             events,
             sent_ms,
@@ -115,13 +146,17 @@ impl<P: Platform> Answer<P> {
         }
         loop {
             match self.events.next().await {
-                Some(UpstreamEvent::Text(text)) => return Ok(text),
+                Some(UpstreamEvent::Text(text)) => {
+                    self.bill.streamed_chars += text.len();
+                    return Ok(text);
+                }
                 Some(UpstreamEvent::Stop { reason }) => self.stop_reason = reason,
                 Some(UpstreamEvent::Usage { input, output }) => {
                     self.usage = Usage {
                         input_tokens: input,
                         output_tokens: output,
                     };
+                    self.bill.usage = Some(self.usage);
                 }
                 Some(UpstreamEvent::Error(error)) => return Err(Ending::Failed(error)),
                 None => return Err(Ending::Complete),
@@ -200,10 +235,13 @@ pub struct Run<P: Platform> {
     /// Every failed attempt so far was a target refusing to serve: if all refuse, the
     /// client hears why (credentials, access), not the last resort meant for outages.
     only_refusals: bool,
+    /// The client whose token budget the answer is charged to, and that budget.
+    bill_to: Option<(String, TokenBudget)>,
 }
 
 impl<P: Platform> Run<P> {
-    /// A run of the chain route `route`; `Err` is the step that ends a request whose route is
+    /// A run of the chain route `route`, its answer charged to `billed` (a client) when the
+    /// configuration has a token budget; `Err` is the step that ends a request whose route is
     /// gone from the configuration.
     pub fn new(
         platform: P,
@@ -212,6 +250,7 @@ impl<P: Platform> Run<P> {
         started_ms: u64,
         route: &str,
         line: LogLine,
+        billed: Option<String>,
     ) -> Result<Self, Step> {
         let mut log = RequestLog::new(platform.clone(), line, started_ms);
         let config = &settings.config;
@@ -238,6 +277,7 @@ impl<P: Platform> Run<P> {
             why: "circuit open".into(),
             last_error: None,
             only_refusals: true,
+            bill_to: billed.zip(config.token_budget),
             settings,
         })
     }
@@ -323,7 +363,13 @@ impl<P: Platform> Run<P> {
             Ok(events) => events,
             Err(error) => return self.failed_before_first_byte(&candidate.target, sent_ms, error),
         };
-        let mut answer = Answer::new(candidate, events, sent_ms);
+        let bill = Bill {
+            platform: self.platform.clone(),
+            to: self.bill_to.clone(),
+            usage: None,
+            streamed_chars: 0,
+        };
+        let mut answer = Answer::new(candidate, events, sent_ms, bill);
         let ttft_ms = match answer.next_text().await {
             Err(Ending::Failed(error)) => {
                 return self.failed_before_first_byte(&candidate.target, sent_ms, error);

@@ -4,6 +4,7 @@
 //! static files. Also exports the target-health Durable Object, the queue consumer and the
 //! cron sweep of expired jobs.
 
+mod budget_object;
 mod health_object;
 mod jobs;
 mod platform;

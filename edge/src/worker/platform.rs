@@ -3,9 +3,12 @@
 //! Durable Object (reads cached per isolate, every call bounded in time, writes deferred with
 //! `waitUntil`) and the rate limiting bindings.
 
-use super::health_object;
+use super::{
+    budget_object::{self, BudgetCall},
+    health_object,
+};
 use crate::{
-    config::{rate_limit_binding, Config, ConfigError, RateLimitClass},
+    config::{rate_limit_binding, Config, ConfigError, RateLimitClass, TokenBudget},
     platform::with_timeout,
     platform::{
         health::{HealthQuery, HealthRecord, TargetView},
@@ -39,9 +42,24 @@ impl WorkerPlatform {
     }
 }
 
-/// Every binding `config` needs is present: the health Durable Object and the rate limiter of
-/// each rate-limit class a route uses. A missing one is a configuration error, reported by name.
+/// The token-budget object's answer to `/spent`.
+#[derive(serde::Deserialize)]
+struct Spent {
+    tokens: u64,
+}
+
+/// Every binding `config` needs is present: the health Durable Object, the token-budget one
+/// when there is a budget, and the rate limiter of each rate-limit class a route uses. A
+/// missing one is a configuration error, reported by name.
 pub fn check_bindings(env: &Env, config: &Config) -> Result<(), ConfigError> {
+    if config.token_budget.is_some() {
+        env.durable_object(budget_object::BINDING).map_err(|_| {
+            ConfigError::new(
+                "token_budget",
+                "no BUDGETS Durable Object binding (wrangler.toml [[durable_objects.bindings]])",
+            )
+        })?;
+    }
     env.durable_object(health_object::BINDING).map_err(|_| {
         ConfigError::new(
             health_object::BINDING,
@@ -82,29 +100,46 @@ fn new_request(
     Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
 }
 
-/// One call to the health object and its answer's body, given up after [`STORE_TIMEOUT_MS`]:
+/// A Durable Object: its binding and the object's name.
+struct Object<'a> {
+    binding: &'static str,
+    name: &'a str,
+}
+
+/// The health object every isolate shares.
+const HEALTH: Object<'static> = Object {
+    binding: health_object::BINDING,
+    name: health_object::OBJECT_NAME,
+};
+
+/// One call to a Durable Object and its answer's body, given up after [`STORE_TIMEOUT_MS`]:
 /// a slow object must not hold the request (or its `waitUntil`) up.
-async fn call_health(
+async fn call_object(
     platform: &WorkerPlatform,
+    object: &Object<'_>,
     path: &str,
     body: String,
 ) -> worker::Result<Vec<u8>> {
-    let call = call_health_unbounded(&platform.env, path, body);
+    let call = call_object_unbounded(&platform.env, object, path, body);
     with_timeout(platform, STORE_TIMEOUT_MS, call)
         .await
         .unwrap_or_else(|| {
             Err(worker::Error::RustError(format!(
-                "health object did not answer within {STORE_TIMEOUT_MS} ms"
+                "{} object did not answer within {STORE_TIMEOUT_MS} ms",
+                object.binding
             )))
         })
 }
 
-async fn call_health_unbounded(env: &Env, path: &str, body: String) -> worker::Result<Vec<u8>> {
-    let stub = env
-        .durable_object(health_object::BINDING)?
-        .get_by_name(health_object::OBJECT_NAME)?;
+async fn call_object_unbounded(
+    env: &Env,
+    object: &Object<'_>,
+    path: &str,
+    body: String,
+) -> worker::Result<Vec<u8>> {
+    let stub = env.durable_object(object.binding)?.get_by_name(object.name)?;
     let request = new_request(
-        &format!("https://health{path}"),
+        &format!("https://object{path}"),
         "POST",
         None,
         Some(&JsValue::from_str(&body)),
@@ -112,7 +147,8 @@ async fn call_health_unbounded(env: &Env, path: &str, body: String) -> worker::R
     let mut response = stub.fetch_with_request(request).await?;
     if response.status_code() >= 300 {
         return Err(worker::Error::RustError(format!(
-            "health object answered HTTP {}",
+            "{} object answered HTTP {}",
+            object.binding,
             response.status_code()
         )));
     }
@@ -214,7 +250,7 @@ impl Platform for WorkerPlatform {
             Err(_) => return unknown(&query),
         };
         let views = async {
-            let bytes = call_health(self, "/load", body).await?;
+            let bytes = call_object(self, &HEALTH, "/load", body).await?;
             Ok::<_, worker::Error>(serde_json::from_slice::<Vec<TargetView>>(&bytes)?)
         };
         match views.await {
@@ -239,7 +275,7 @@ impl Platform for WorkerPlatform {
         };
         let platform = self.clone();
         self.ctx.wait_until(async move {
-            if let Err(error) = call_health(&platform, "/record", body).await {
+            if let Err(error) = call_object(&platform, &HEALTH, "/record", body).await {
                 log_error("health_record_failed", &error);
             }
         });
@@ -266,5 +302,50 @@ impl Platform for WorkerPlatform {
                 None
             }
         }
+    }
+
+    async fn budget_spent(&self, client: &str, budget: TokenBudget) -> Option<u64> {
+        let call = BudgetCall {
+            tokens: budget.tokens,
+            period_s: budget.period_s,
+            charge: 0,
+        };
+        let object = Object {
+            binding: budget_object::BINDING,
+            name: client,
+        };
+        let body = serde_json::to_string(&call).ok()?;
+        let spent = async {
+            let bytes = call_object(self, &object, "/spent", body).await?;
+            Ok::<_, worker::Error>(serde_json::from_slice::<Spent>(&bytes)?.tokens)
+        };
+        match spent.await {
+            Ok(tokens) => Some(tokens),
+            Err(error) => {
+                log_error("budget_load_failed", &error);
+                None
+            }
+        }
+    }
+
+    fn budget_charge(&self, client: &str, budget: TokenBudget, tokens: u64) {
+        let call = BudgetCall {
+            tokens: budget.tokens,
+            period_s: budget.period_s,
+            charge: tokens,
+        };
+        let Ok(body) = serde_json::to_string(&call) else {
+            return;
+        };
+        let (platform, client) = (self.clone(), client.to_owned());
+        self.ctx.wait_until(async move {
+            let object = Object {
+                binding: budget_object::BINDING,
+                name: &client,
+            };
+            if let Err(error) = call_object(&platform, &object, "/charge", body).await {
+                log_error("budget_charge_failed", &error);
+            }
+        });
     }
 }

@@ -14,7 +14,7 @@ use edge::{
         decode::UpstreamEvent,
         eventstream::{encode, Frame},
     },
-    config::{settings::Settings, RateLimitClass},
+    config::{settings::Settings, RateLimitClass, TokenBudget},
     http::{ApiBody, ApiRequest, Edge},
     platform::{
         health::{HealthQuery, HealthRecord, TargetView},
@@ -149,6 +149,12 @@ impl Platform for Replay {
     ) -> Option<bool> {
         Some(true)
     }
+
+    async fn budget_spent(&self, _client: &str, _budget: TokenBudget) -> Option<u64> {
+        Some(0)
+    }
+
+    fn budget_charge(&self, _client: &str, _budget: TokenBudget, _tokens: u64) {}
 }
 
 /// The Worker's variables for the pipeline run.

@@ -403,9 +403,10 @@ async fn a_spent_token_budget_refuses_the_client_before_bedrock(
     .await?;
     let before = fake.calls(model);
     let first = chat(&stack.url, "/api/chat", &ask("spend it"), LIMIT).await?;
-    check(matches!(first.terminal(), Some(StreamEvent::Done(_))), || {
-        format!("{first:?}")
-    })?;
+    check(
+        matches!(first.terminal(), Some(StreamEvent::Done(_))),
+        || format!("{first:?}"),
+    )?;
     // The charge is written after the answer (waitUntil): give it a moment to land.
     let client = reqwest::Client::new();
     let mut refused = None;

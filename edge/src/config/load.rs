@@ -161,7 +161,10 @@ impl Config {
         }
         if let Some(budget) = raw.token_budget {
             if budget.tokens == 0 {
-                return Err(ConfigError::new("token_budget.tokens", "must be at least 1"));
+                return Err(ConfigError::new(
+                    "token_budget.tokens",
+                    "must be at least 1",
+                ));
             }
             if !(60..=TokenBudget::MAX_PERIOD_S).contains(&budget.period_s) {
                 return Err(ConfigError::new(

@@ -73,7 +73,11 @@ mod tests {
         book.charge("ip:a", &HOURLY, start + 3_599_999, 30);
         assert_eq!(book.spent("ip:a", &HOURLY, start + 10), 90);
         assert_eq!(book.spent("ip:b", &HOURLY, start), 0, "per client");
-        assert_eq!(book.spent("ip:a", &HOURLY, start + 3_600_000), 0, "next window");
+        assert_eq!(
+            book.spent("ip:a", &HOURLY, start + 3_600_000),
+            0,
+            "next window"
+        );
         book.charge("ip:a", &HOURLY, start + 3_600_000, 5);
         assert_eq!(book.spent("ip:a", &HOURLY, start + 3_600_001), 5);
         assert_eq!(HOURLY.seconds_left(start + 3_600_000), 3_600);

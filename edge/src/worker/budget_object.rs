@@ -36,7 +36,10 @@ pub struct TokenBudgets {
 
 /// The stored window (a fresh one when there is none, or it cannot be read).
 fn load(sql: &SqlStorage) -> Result<SpentWindow> {
-    for row in sql.exec("SELECT spent FROM spent WHERE id = 1", Vec::new())?.raw() {
+    for row in sql
+        .exec("SELECT spent FROM spent WHERE id = 1", Vec::new())?
+        .raw()
+    {
         if let [SqlStorageValue::String(spent)] = row?.as_slice() {
             return Ok(serde_json::from_slice(spent.as_bytes()).unwrap_or_default());
         }

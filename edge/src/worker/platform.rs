@@ -137,7 +137,9 @@ async fn call_object_unbounded(
     path: &str,
     body: String,
 ) -> worker::Result<Vec<u8>> {
-    let stub = env.durable_object(object.binding)?.get_by_name(object.name)?;
+    let stub = env
+        .durable_object(object.binding)?
+        .get_by_name(object.name)?;
     let request = new_request(
         &format!("https://object{path}"),
         "POST",

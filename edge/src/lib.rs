@@ -14,7 +14,7 @@
 //! | [`routing`] | choose a chain, attempt, retry, fall back, circuits, health, rate limits |
 //! | [`bedrock`] | one signed call path, operations, errors, event-stream and answer codecs |
 //! | [`platform`] | the trait the core needs from its host: send, clock, state, limits |
-//! | [`config`], [`text`] | leaves: the route table and settings; hex and UTC formatting |
+//! | [`config`], [`text`], [`crypto`] | leaves: the route table and settings; hex and UTC formatting; HMAC |
 //!
 //! # The path of one request
 //!
@@ -37,6 +37,7 @@
 
 pub mod bedrock;
 pub mod config;
+pub mod crypto;
 pub mod http;
 pub mod jobs;
 pub mod platform;

@@ -5,8 +5,7 @@
 //! `"<t>.<body>"` with the `JOB_CALLBACK_SECRET`; a receiver recomputes it, compares in
 //! constant time and refuses old timestamps (replays). See [`verify`].
 
-use crate::{config::settings::is_loopback, text::hex::hex};
-use sha2::{Digest, Sha256};
+use crate::{config::settings::is_loopback, crypto::hmac_sha256, text::hex::hex};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "x-signature";
@@ -16,27 +15,6 @@ pub const MAX_ATTEMPTS: u32 = 6;
 pub const LEASE_MS: u64 = 30_000;
 /// How long the receiver has to answer one POST.
 pub const TIMEOUT_MS: u64 = 10_000;
-
-/// HMAC-SHA256 (RFC 2104).
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
 
 /// The `x-signature` value of `body` sent at `timestamp_s`.
 pub fn sign(secret: &str, timestamp_s: u64, body: &[u8]) -> String {

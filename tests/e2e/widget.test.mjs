@@ -315,17 +315,22 @@ test('the widget does not change the host page\'s styles or layout', async () =>
   await page.context().close();
 });
 
-test('on a site the key does not list, the request is refused and the widget says why', async () => {
+test('on a site the key does not list, the browser refuses the frame and the loader says why', async () => {
   const page = await newPage();
   await page.goto(`${refused.origin}/`);
   const error = page.getByTestId('widget-error');
   await error.waitFor({ timeout: 30_000 });
   const message = await error.innerText();
   assert.match(message, new RegExp(`not enabled on ${refused.origin.replaceAll('.', '\\.')}`));
-  assert.ok(page.apiStatuses.includes('GET /api/routes 403'), page.apiStatuses.join(', '));
-  assert.ok(!page.apiStatuses.some((s) => s.startsWith('POST /api/chat')), 'no chat request was made');
+  // The frame never ran here: no token asked for, no API call at all.
+  assert.deepEqual(page.apiStatuses, []);
+  assert.ok(
+    page.consoleErrors.some((m) => m.includes('frame-ancestors')),
+    `the browser refused the frame: ${page.consoleErrors.join(' | ')}`,
+  );
   assert.match(await page.getByTestId('widget-launcher').getAttribute('aria-label'), /^Chat unavailable/);
   assert.ok(page.consoleErrors.some((m) => m.includes('not enabled on')), 'the console names the problem too');
+  assert.equal(await page.evaluate(() => window.BedrockChat.error), message);
   // The panel does not open; the launcher shows the message again.
   await page.getByTestId('widget-launcher').click();
   assert.equal(await error.isVisible(), false);
@@ -333,27 +338,30 @@ test('on a site the key does not list, the request is refused and the widget say
   assert.equal(await error.isVisible(), true);
   assert.equal(await page.getByTestId('widget-panel').isVisible(), false);
 
-  // Calling the API directly from this origin is refused (its preflight gets a 403 and no
-  // CORS headers), so the browser never sends the request.
+  // Calling the API directly from this origin is refused (preflights get a 403 and no CORS
+  // headers), so the browser sends neither a token request nor a chat.
   const direct = await page.evaluate(async ([edge, key]) => {
-    try {
-      await fetch(`${edge}/api/chat`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-widget-key': key },
-        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      return 'answered';
-    } catch {
-      return 'blocked';
-    }
+    const attempt = async (path, headers, body) => {
+      try {
+        await fetch(`${edge}${path}`, { method: 'POST', headers, body });
+        return 'answered';
+      } catch {
+        return 'blocked';
+      }
+    };
+    return [
+      await attempt('/api/widget/token', { 'x-widget-key': key }),
+      await attempt('/api/chat', { 'content-type': 'application/json', 'x-widget-key': key },
+        JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] })),
+    ];
   }, [stack.url, KEY]);
-  assert.equal(direct, 'blocked');
+  assert.deepEqual(direct, ['blocked', 'blocked']);
   await page.context().close();
 });
 
 test('a bad or missing key fails visibly', async () => {
   const cases = [
-    ['key=pk_not_a_real_key', /key is not valid/],
+    ['key=pk_not_a_real_key', /not enabled on .*: its key does not exist or does not list this site/],
     ['nokey', /no key: add data-key/],
   ];
   for (const [query, expected] of cases) {

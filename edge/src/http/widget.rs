@@ -3,7 +3,7 @@
 //! for allowed origins only, and the Content-Security-Policy of the pages (the widget frame's
 //! `frame-ancestors` comes from its key). Pure functions; the HTTP layer applies them.
 
-use crate::config::widget_keys::{check_origin, WidgetKey};
+use crate::config::widget_keys::WidgetKey;
 use crate::config::Config;
 use crate::platform::header;
 use percent_encoding::percent_decode_str;
@@ -198,22 +198,16 @@ fn query_param(query: &str, name: &str) -> Option<String> {
     })
 }
 
-/// `Content-Security-Policy` of the widget frame at `/widget/frame.html?{query}`. The loader
-/// names the key (`key`) and the page it runs on (`origin`):
-///
-/// * a valid key and one of its origins: `frame-ancestors` lists the key's origins, so the
-///   browser refuses the frame anywhere else;
-/// * a key not valid there (unknown, or another origin): only the named origin may frame it,
-///   where it shows why it is refused (its API calls carry the real embedding origin and are
-///   refused with 403);
-/// * no usable origin, or no configuration: `frame-ancestors 'none'`.
+/// `Content-Security-Policy` of the widget frame at `/widget/frame.html?{query}`:
+/// `frame-ancestors` is exactly the origins of the key the query names, whatever else it
+/// says, so the browser shows the frame on those pages only; `'none'` for an unknown or
+/// missing key, or without a configuration. (A page the key does not list learns so from
+/// the loader, which never hears from a frame the browser refused to show.)
 pub fn frame_csp(config: Option<&Config>, query: &str) -> String {
-    let origin = query_param(query, "origin").filter(|o| check_origin(o).is_ok());
     let key = query_param(query, "key")
         .and_then(|key| config.and_then(|c| c.widget_keys.get(key.as_str())));
-    let ancestors = match (config, origin, key) {
-        (Some(_), Some(origin), Some(key)) if key.allows_origin(&origin) => key.origins.join(" "),
-        (Some(_), Some(origin), _) => origin,
+    let ancestors = match key {
+        Some(key) if !key.origins.is_empty() => key.origins.join(" "),
         _ => "'none'".into(),
     };
     format!("{PAGE_CSP}; frame-ancestors {ancestors}")

@@ -19,8 +19,9 @@
 //! # The path of one request
 //!
 //! `POST /api/chat` reaches [`http::Edge::handle`], which parses the [`http::Endpoint`],
-//! identifies the caller (own page, or a widget key from an allowed origin), bounds and
-//! validates the body and counts it against its rate limits. [`routing::pipeline`] resolves
+//! identifies the caller (own page, or a visitor of a widget key by the token the edge signed
+//! for one of the key's origins), bounds and validates the body and counts it against its
+//! rate limits. [`routing::pipeline`] resolves
 //! the route (by name, or `auto` by the classifier), orders its chain by live health and runs
 //! the attempts: each one [`bedrock::call::open`], through the one signed call path
 //! [`bedrock::send::send_signed`] to [`platform::Platform::send`], its event stream decoded

@@ -1,12 +1,8 @@
 //! The rate limits a request counts against before it costs anything: its route's class per
-//! client bucket, and a widget key's per-visitor and per-key classes.
+//! client bucket, and a widget key's per-visitor (the token's visitor) and per-key classes.
 
 use super::{error::ApiError, widget::Caller, Edge};
-use crate::{
-    config::RateLimitClass,
-    platform::Platform,
-    routing::rate_limit::{client_buckets, client_network},
-};
+use crate::{config::RateLimitClass, platform::Platform, routing::rate_limit::client_buckets};
 
 impl<P: Platform> Edge<P> {
     /// Counts the request against each of its rate-limit `classes`, per client bucket.
@@ -26,15 +22,11 @@ impl<P: Platform> Edge<P> {
     }
 
     /// Counts a widget request against its key's per-visitor and per-key classes.
-    pub(super) async fn widget_rate_limit(
-        &self,
-        caller: &Caller<'_>,
-        headers: &[(String, String)],
-    ) -> Result<(), ApiError> {
+    pub(super) async fn widget_rate_limit(&self, caller: &Caller<'_>) -> Result<(), ApiError> {
         let Caller::Widget(widget) = caller else {
             return Ok(());
         };
-        for (class, bucket) in widget.rate_limit_buckets(&client_network(headers)) {
+        for (class, bucket) in widget.rate_limit_buckets() {
             let Some(limits) = self.settings.config.rate_limits.get(class).copied() else {
                 continue;
             };

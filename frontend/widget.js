@@ -158,9 +158,13 @@
       sandbox: "allow-scripts allow-same-origin allow-forms allow-popups allow-popups-to-escape-sandbox",
     });
     frame.addEventListener("load", () => {
-      // A frame the browser refused to show here (frame-ancestors) never says a word.
+      // The edge lets only the key's origins frame the chat (frame-ancestors): anywhere else
+      // the browser refuses to show it, and a refused frame never says a word.
       setTimeout(() => {
-        if (!heard) fail("The chat could not be shown on this page: its key does not allow this site.");
+        if (!heard) {
+          fail(`This chat widget is not enabled on ${location.origin}: its key does not exist or `
+            + "does not list this site (check the data-key of its script tag).");
+        }
       }, 3000);
       setTimeout(() => {
         if (!ready) fail("The chat did not start. Please reload the page to try again.");

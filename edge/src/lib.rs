@@ -14,13 +14,14 @@
 //! | [`routing`] | choose a chain, attempt, retry, fall back, circuits, health, rate limits |
 //! | [`bedrock`] | one signed call path, operations, errors, event-stream and answer codecs |
 //! | [`platform`] | the trait the core needs from its host: send, clock, state, limits |
-//! | [`config`], [`text`] | leaves: the route table and settings; hex and UTC formatting |
+//! | [`config`], [`text`], [`crypto`] | leaves: the route table and settings; hex and UTC formatting; HMAC |
 //!
 //! # The path of one request
 //!
 //! `POST /api/chat` reaches [`http::Edge::handle`], which parses the [`http::Endpoint`],
-//! identifies the caller (own page, or a widget key from an allowed origin), bounds and
-//! validates the body and counts it against its rate limits. [`routing::pipeline`] resolves
+//! identifies the caller (own page, or a visitor of a widget key by the token the edge signed
+//! for one of the key's origins), bounds and validates the body and counts it against its
+//! rate limits. [`routing::pipeline`] resolves
 //! the route (by name, or `auto` by the classifier), orders its chain by live health and runs
 //! the attempts: each one [`bedrock::call::open`], through the one signed call path
 //! [`bedrock::send::send_signed`] to [`platform::Platform::send`], its event stream decoded
@@ -37,6 +38,7 @@
 
 pub mod bedrock;
 pub mod config;
+pub mod crypto;
 pub mod http;
 pub mod jobs;
 pub mod platform;

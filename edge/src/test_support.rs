@@ -239,7 +239,11 @@ impl Platform for ScriptedPlatform {
     }
 }
 
-/// Settings with test SigV4 credentials, the default endpoint and `config`.
+/// The widget token secret of [`settings_with`].
+pub const TOKEN_SECRET: &str = "test-widget-token-secret-0123456789abcdef";
+
+/// Settings with test SigV4 credentials, the default endpoint, `config` and a widget token
+/// secret ([`TOKEN_SECRET`]).
 pub fn settings_with(config: Config) -> Settings {
     Settings {
         credentials: Credentials::SigV4 {
@@ -249,6 +253,7 @@ pub fn settings_with(config: Config) -> Settings {
         },
         endpoint: None,
         config,
+        widget_token_secret: Some(Secret::new(TOKEN_SECRET)),
     }
 }
 

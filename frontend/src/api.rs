@@ -1,10 +1,14 @@
-//! Client for the edge API: `POST /api/chat` streamed as Server-Sent Events, and
-//! `GET /api/routes`. Every request can be cancelled with an `AbortSignal`, and can carry
-//! extra headers (the embeddable widget sends its key and the page it is on).
+//! Client for the edge API: `POST /api/chat` streamed as Server-Sent Events,
+//! `GET /api/routes` and `POST /api/widget/token`. Every request can be cancelled with an
+//! `AbortSignal`, and can carry extra headers (the embeddable widget sends its token).
 
 use crate::{state::Failure, stream::read_events};
 use gloo_net::http::Request;
-use shared::{routes::RoutesResponse, ChatRequest, ErrorBody, StreamEvent};
+use shared::{
+    routes::RoutesResponse,
+    widget::{TokenRequest, TokenResponse, KEY_HEADER, TOKEN_PATH},
+    ChatRequest, ErrorBody, StreamEvent,
+};
 use web_sys::AbortSignal;
 
 /// How a streamed request ended without its terminal event.
@@ -12,6 +16,9 @@ use web_sys::AbortSignal;
 pub enum ChatError {
     /// The caller aborted it (Stop, or the view went away).
     Aborted,
+    /// The edge refused the widget token (HTTP 401: expired, or signed with a secret it no
+    /// longer uses); a new token may work.
+    Unauthorized(Failure),
     Failed(Failure),
 }
 
@@ -46,7 +53,11 @@ pub async fn stream_chat(
         .map_err(|error| fail(network(&error)))?;
     if !response.ok() {
         let body = response.text().await.unwrap_or_default();
-        return Err(fail(http_failure(response.status(), &body)));
+        let failure = http_failure(response.status(), &body);
+        return Err(match response.status() {
+            401 if !signal.aborted() => ChatError::Unauthorized(failure),
+            _ => fail(failure),
+        });
     }
     let body = response
         .body()
@@ -98,6 +109,31 @@ pub async fn fetch_routes_with(
         builder = builder.header(name, value);
     }
     let response = builder.send().await.map_err(|error| network(&error))?;
+    if !response.ok() {
+        let body = response.text().await.unwrap_or_default();
+        return Err(http_failure(response.status(), &body));
+    }
+    response.json().await.map_err(|error| network(&error))
+}
+
+/// A widget token for a visitor of the widget key `key` on the page `origin`.
+pub async fn fetch_widget_token(
+    base: &str,
+    key: &str,
+    origin: &str,
+    signal: &AbortSignal,
+) -> Result<TokenResponse, Failure> {
+    let asked = TokenRequest {
+        origin: Some(origin.to_owned()),
+    };
+    let response = Request::post(&format!("{base}{TOKEN_PATH}"))
+        .abort_signal(Some(signal))
+        .header(KEY_HEADER, key)
+        .json(&asked)
+        .map_err(|error| network(&error))?
+        .send()
+        .await
+        .map_err(|error| network(&error))?;
     if !response.ok() {
         let body = response.text().await.unwrap_or_default();
         return Err(http_failure(response.status(), &body));

@@ -6,18 +6,19 @@ use crate::{
     api::{self, ChatError},
     jobs,
     state::{history, Failure, Message, Status, StoredMessage},
+    token::WidgetToken,
 };
 use leptos::{prelude::*, task::spawn_local};
-use shared::{jobs::JobStatus, ChatRequest, Role};
+use shared::{jobs::JobStatus, ChatRequest, Role, StreamEvent};
 use std::sync::Arc;
-use web_sys::AbortController;
+use web_sys::{AbortController, AbortSignal};
 
 /// One conversation being shown. Clones share state.
 #[derive(Clone)]
 pub struct Chat {
     api_base: Arc<str>,
-    /// Sent with every request besides the usual ones (a widget's key).
-    headers: Arc<[(String, String)]>,
+    /// A widget's token, sent with every request (the chat page has none).
+    widget_token: Option<WidgetToken>,
     messages: ArcRwSignal<Vec<Message>>,
     /// Route for the next request; `None` lets the edge choose its default.
     route: ArcRwSignal<Option<String>>,
@@ -34,13 +35,13 @@ pub struct Chat {
 impl Chat {
     pub fn new(
         api_base: &str,
-        headers: Vec<(String, String)>,
+        widget_token: Option<WidgetToken>,
         initial: Vec<StoredMessage>,
         on_change: Option<Callback<Vec<StoredMessage>>>,
     ) -> Self {
         Self {
             api_base: api_base.trim_end_matches('/').into(),
-            headers: headers.into(),
+            widget_token,
             messages: ArcRwSignal::new(initial.into_iter().map(Message::restore).collect()),
             route: ArcRwSignal::new(None),
             streaming: ArcRwSignal::new(false),
@@ -82,10 +83,10 @@ impl Chat {
         self.background.set(background);
     }
 
-    /// Background jobs belong to the main client: a widget (which sends its key in extra
-    /// headers) may use only the chat endpoints.
+    /// Background jobs belong to the main client: a widget (which sends its token) may use
+    /// only the chat endpoints.
     pub fn jobs_available(&self) -> bool {
-        self.headers.is_empty()
+        self.widget_token.is_none()
     }
 
     /// Sends a user message and streams the answer. `false` if busy or `text` is blank.
@@ -186,33 +187,58 @@ impl Chat {
             spawn_local(async move {
                 let status = chat.job_status.clone();
                 let on_status = move |s| status.set(Some(s));
-                let result =
-                    jobs::run_job(&chat.api_base, &chat.headers, &request, &signal, &on_status)
-                        .await
-                        .map(|result| jobs::show_result(&answer, result));
+                let result = jobs::run_job(&chat.api_base, &[], &request, &signal, &on_status)
+                    .await
+                    .map(|result| jobs::show_result(&answer, result));
                 chat.finish(&answer, result);
             });
             return;
         }
         spawn_local(async move {
             let mut on_event = |event| answer.apply(event);
-            let result = api::stream_chat(
-                &chat.api_base,
-                &chat.headers,
-                &request,
-                &signal,
-                &mut on_event,
-            )
-            .await;
+            let result = chat.stream(&request, &signal, &mut on_event).await;
             chat.finish(&answer, result);
         });
+    }
+
+    /// Streams the answer to `request`; a widget sends its token, and once asks for a new one
+    /// and tries again when the edge refuses it (expired, or its secret changed).
+    async fn stream(
+        &self,
+        request: &ChatRequest,
+        signal: &AbortSignal,
+        on_event: &mut dyn FnMut(StreamEvent),
+    ) -> Result<(), ChatError> {
+        let Some(token) = &self.widget_token else {
+            return api::stream_chat(&self.api_base, &[], request, signal, on_event).await;
+        };
+        let mut renewed = false;
+        loop {
+            let headers = token.headers(signal).await.map_err(|failure| {
+                if signal.aborted() {
+                    ChatError::Aborted
+                } else {
+                    ChatError::Failed(failure)
+                }
+            })?;
+            match api::stream_chat(&self.api_base, &headers, request, signal, on_event).await {
+                Err(ChatError::Unauthorized(_)) if !renewed => {
+                    token.forget();
+                    renewed = true;
+                }
+                Err(ChatError::Unauthorized(failure)) => return Err(ChatError::Failed(failure)),
+                other => return other,
+            }
+        }
     }
 
     fn finish(&self, answer: &Message, result: Result<(), ChatError>) {
         answer.end(match result {
             Ok(()) => Status::Done,
             Err(ChatError::Aborted) => Status::Stopped,
-            Err(ChatError::Failed(failure)) => Status::Failed(failure),
+            Err(ChatError::Failed(failure) | ChatError::Unauthorized(failure)) => {
+                Status::Failed(failure)
+            }
         });
         // Stop (or a view that went away) may already have settled this answer.
         let current = self

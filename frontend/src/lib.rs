@@ -15,6 +15,7 @@ pub mod markdown;
 pub mod state;
 pub mod store;
 pub mod stream;
+mod token;
 pub mod widget;
 
 pub use app::App;

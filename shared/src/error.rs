@@ -16,6 +16,11 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     NotFound,
     MethodNotAllowed,
+    /// A widget call without a valid token (missing, malformed, or not signed by this edge):
+    /// ask for a new one.
+    Unauthorized,
+    /// A widget call whose token has expired: ask for a new one.
+    TokenExpired,
     Forbidden,
     RateLimited,
     /// Bedrock throttled every attempt.
@@ -48,6 +53,8 @@ impl ErrorCode {
             Self::UnsupportedMediaType => "unsupported_media_type",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
+            Self::Unauthorized => "unauthorized",
+            Self::TokenExpired => "token_expired",
             Self::Forbidden => "forbidden",
             Self::RateLimited => "rate_limited",
             Self::UpstreamThrottled => "upstream_throttled",

@@ -99,6 +99,8 @@ test('Switching the route gets an answer from another model', async () => {
 });
 
 test('A Bedrock failure shows a clear error with Retry, and Retry recovers', async () => {
+  // A model error is final (a target that refuses to serve, such as access denied, is passed
+  // over for the next one instead, which answers).
   await setFault(stack.fakeUrl, { model: '*', times: 1, fault: { kind: 'model_error' } });
   await send('This one fails');
   const error = answers().last().getByTestId('message-error');

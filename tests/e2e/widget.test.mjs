@@ -127,9 +127,14 @@ async function newPage() {
     if (message.type() === 'error') page.consoleErrors.push(message.text());
   });
   page.apiStatuses = [];
+  page.apiHeaders = [];
   page.on('response', (response) => {
     const url = new URL(response.url());
     if (url.pathname.startsWith('/api/')) page.apiStatuses.push(`${response.request().method()} ${url.pathname} ${response.status()}`);
+  });
+  page.on('request', (request) => {
+    const url = new URL(request.url());
+    if (url.pathname === '/api/chat') page.apiHeaders.push(request.headers());
   });
   return page;
 }
@@ -193,6 +198,11 @@ test('on an allowed site the widget opens and streams an answer, with its JS API
     allowed.origin,
     'only the key\'s origins may frame the widget',
   );
+  // Whatever page the frame's URL names.
+  const elsewhere = new URL(widgetFrame(page).url());
+  elsewhere.searchParams.set('origin', refused.origin);
+  const elsewhereResponse = await page.request.get(elsewhere.href);
+  assert.equal(elsewhereResponse.headers()['content-security-policy'].split('frame-ancestors ')[1], allowed.origin);
   const frame = frameLocator(page);
   assert.equal(await frame.getByTestId('widget-title').innerText(), 'Ask us');
 
@@ -213,6 +223,12 @@ test('on an allowed site the widget opens and streams an answer, with its JS API
   const lengths = new Set(await widgetFrame(page).evaluate(() => window.answerLengths.filter((n) => n > 0)));
   assert.ok(lengths.size >= 3, `the answer appeared at once instead of streaming: ${[...lengths]}`);
   assert.ok(page.apiStatuses.includes('POST /api/chat 200'), page.apiStatuses.join(', '));
+  // The frame got a token first, and its chat carries that and nothing it could have made up.
+  assert.equal(page.apiStatuses[0], 'POST /api/widget/token 200', page.apiStatuses.join(', '));
+  const sent = page.apiHeaders[0];
+  assert.match(sent['x-widget-token'] ?? '', /^v1\.pk_e2e_widget\./);
+  assert.equal(sent['x-widget-key'], undefined);
+  assert.equal(sent['x-widget-origin'], undefined);
 
   // The JS API: close, send (opens and sends), toggle.
   await page.evaluate(() => window.BedrockChat.close());
@@ -235,15 +251,30 @@ test('on an allowed site the widget opens and streams an answer, with its JS API
   await frame.locator('[data-testid="message"][data-role="user"]').filter({ hasText: 'Sent through the API' })
     .waitFor({ timeout: 10_000 });
 
-  // Direct API use from the allowed origin gets CORS for that origin alone.
+  // Direct API use from the allowed origin: a token for the page (its browser's Origin names
+  // it), then the chat with it; CORS for that origin alone.
   const direct = await page.evaluate(async ([edge, key]) => {
-    const response = await fetch(`${edge}/api/chat`, {
+    const keyOnly = await fetch(`${edge}/api/chat`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-widget-key': key },
       body: JSON.stringify({ messages: [{ role: 'user', content: 'direct' }], route: 'generate' }),
     });
-    return { status: response.status, body: await response.text() };
+    const issued = await fetch(`${edge}/api/widget/token`, { method: 'POST', headers: { 'x-widget-key': key } });
+    const { token, expires_in: expiresIn } = await issued.json();
+    const response = await fetch(`${edge}/api/chat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-widget-token': token },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'direct' }], route: 'generate' }),
+    });
+    return {
+      keyOnly: [keyOnly.status, (await keyOnly.json()).error.code],
+      expiresIn,
+      status: response.status,
+      body: await response.text(),
+    };
   }, [stack.url, KEY]);
+  assert.deepEqual(direct.keyOnly, [401, 'unauthorized'], 'a key alone opens nothing');
+  assert.equal(direct.expiresIn, 900);
   assert.equal(direct.status, 200);
   assert.match(direct.body, /event: done/);
   assert.deepEqual(await violations(page), []);
@@ -315,17 +346,22 @@ test('the widget does not change the host page\'s styles or layout', async () =>
   await page.context().close();
 });
 
-test('on a site the key does not list, the request is refused and the widget says why', async () => {
+test('on a site the key does not list, the browser refuses the frame and the loader says why', async () => {
   const page = await newPage();
   await page.goto(`${refused.origin}/`);
   const error = page.getByTestId('widget-error');
   await error.waitFor({ timeout: 30_000 });
   const message = await error.innerText();
   assert.match(message, new RegExp(`not enabled on ${refused.origin.replaceAll('.', '\\.')}`));
-  assert.ok(page.apiStatuses.includes('GET /api/routes 403'), page.apiStatuses.join(', '));
-  assert.ok(!page.apiStatuses.some((s) => s.startsWith('POST /api/chat')), 'no chat request was made');
+  // The frame never ran here: no token asked for, no API call at all.
+  assert.deepEqual(page.apiStatuses, []);
+  assert.ok(
+    page.consoleErrors.some((m) => m.includes('frame-ancestors')),
+    `the browser refused the frame: ${page.consoleErrors.join(' | ')}`,
+  );
   assert.match(await page.getByTestId('widget-launcher').getAttribute('aria-label'), /^Chat unavailable/);
   assert.ok(page.consoleErrors.some((m) => m.includes('not enabled on')), 'the console names the problem too');
+  assert.equal(await page.evaluate(() => window.BedrockChat.error), message);
   // The panel does not open; the launcher shows the message again.
   await page.getByTestId('widget-launcher').click();
   assert.equal(await error.isVisible(), false);
@@ -333,27 +369,78 @@ test('on a site the key does not list, the request is refused and the widget say
   assert.equal(await error.isVisible(), true);
   assert.equal(await page.getByTestId('widget-panel').isVisible(), false);
 
-  // Calling the API directly from this origin is refused (its preflight gets a 403 and no
-  // CORS headers), so the browser never sends the request.
+  // Calling the API directly from this origin is refused (preflights get a 403 and no CORS
+  // headers), so the browser sends neither a token request nor a chat.
   const direct = await page.evaluate(async ([edge, key]) => {
-    try {
-      await fetch(`${edge}/api/chat`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-widget-key': key },
-        body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
-      });
-      return 'answered';
-    } catch {
-      return 'blocked';
-    }
+    const attempt = async (path, headers, body) => {
+      try {
+        await fetch(`${edge}${path}`, { method: 'POST', headers, body });
+        return 'answered';
+      } catch {
+        return 'blocked';
+      }
+    };
+    return [
+      await attempt('/api/widget/token', { 'x-widget-key': key }),
+      await attempt('/api/chat', { 'content-type': 'application/json', 'x-widget-key': key },
+        JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] })),
+    ];
   }, [stack.url, KEY]);
-  assert.equal(direct, 'blocked');
+  assert.deepEqual(direct, ['blocked', 'blocked']);
+  await page.context().close();
+});
+
+test('outside a browser, a key and a made-up origin open nothing', async () => {
+  const ask = { messages: [{ role: 'user', content: 'hi' }], route: 'generate' };
+  const forged = await fetch(`${stack.url}/api/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-widget-key': KEY, 'x-widget-origin': allowed.origin },
+    body: JSON.stringify(ask),
+  });
+  assert.equal(forged.status, 401);
+  assert.equal((await forged.json()).error.code, 'unauthorized');
+  const madeUp = await fetch(`${stack.url}/api/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-widget-token': `v1.${KEY}.aHR0cA.${'0'.repeat(32)}.9999999999.AAAA` },
+    body: JSON.stringify(ask),
+  });
+  assert.equal(madeUp.status, 401);
+  // A token for the listed site is not one for another page's origin.
+  const issued = await fetch(`${stack.url}/api/widget/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-widget-key': KEY, origin: refused.origin },
+    body: JSON.stringify({ origin: allowed.origin }),
+  });
+  assert.equal(issued.status, 403);
+});
+
+test('a refused token is renewed and the chat goes on', async () => {
+  const page = await newPage();
+  let refusedOnce = false;
+  await page.context().route(`${stack.url}/api/chat`, async (route) => {
+    if (refusedOnce) return route.continue();
+    refusedOnce = true;
+    return route.fulfill({
+      status: 401,
+      contentType: 'application/json',
+      body: JSON.stringify({ error: { code: 'token_expired', message: 'The widget token has expired.' } }),
+    });
+  });
+  await page.goto(`${allowed.origin}/`);
+  await openWhenReady(page);
+  await frameLocator(page).getByTestId('composer-input').fill('After a renewal');
+  await frameLocator(page).getByTestId('send-button').click();
+  assert.match(await settledAnswer(page), /After a renewal/);
+  const tokens = page.apiStatuses.filter((s) => s === 'POST /api/widget/token 200');
+  assert.equal(tokens.length, 2, page.apiStatuses.join(', '));
+  const [first, second] = page.apiHeaders.map((h) => h['x-widget-token']);
+  assert.ok(first && second && first !== second, 'the chat was sent again with a new token');
   await page.context().close();
 });
 
 test('a bad or missing key fails visibly', async () => {
   const cases = [
-    ['key=pk_not_a_real_key', /key is not valid/],
+    ['key=pk_not_a_real_key', /not enabled on .*: its key does not exist or does not list this site/],
     ['nokey', /no key: add data-key/],
   ];
   for (const [query, expected] of cases) {

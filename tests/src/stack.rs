@@ -119,6 +119,9 @@ impl Stack {
             Upstream::Aws(vars) => (None, vars),
         };
         vars.extend(options.vars);
+        if !vars.iter().any(|(name, _)| name == "WIDGET_TOKEN_SECRET") {
+            vars.push(("WIDGET_TOKEN_SECRET".to_owned(), dev_token_secret()?));
+        }
         let env_file = work_dir.join("worker.env");
         write_env_file(&env_file, &vars)?;
 
@@ -262,6 +265,16 @@ fn write_env_file(path: &Path, vars: &[(String, String)]) -> anyhow::Result<()> 
         writeln!(file, "{name}='{value}'")?;
     }
     Ok(())
+}
+
+/// A fresh secret for the widget tokens of one local stack (the route table's widget keys need
+/// one): 32 random bytes as hex, from the system's generator. Tokens of an earlier run end
+/// with it, as they do when a deployed edge's secret is rotated.
+fn dev_token_secret() -> anyhow::Result<String> {
+    use std::io::Read;
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(hex::encode(bytes))
 }
 
 /// The workspace root (this crate's parent directory).

@@ -17,9 +17,10 @@ use std::{
 
 /// The edge's layers, lowest first. A module may import only modules of a lower rank; the
 /// leaves (rank 0) import nothing of the crate but themselves.
-const EDGE_LAYERS: [(&str, u32); 8] = [
+const EDGE_LAYERS: [(&str, u32); 9] = [
     ("config", 0),
     ("text", 0),
+    ("crypto", 0),
     ("platform", 1),
     ("bedrock", 2),
     ("routing", 3),

@@ -1,6 +1,6 @@
 //! The edge's runtime settings, read once from the Worker's variables and secrets: Bedrock
-//! credentials, an optional endpoint override, the route table and the default upstream
-//! timeouts (for routes that set none of their own).
+//! credentials, an optional endpoint override, the route table, the default upstream
+//! timeouts (for routes that set none of their own) and the secret that signs widget tokens.
 
 use crate::config::{
     load::check_region,
@@ -11,6 +11,9 @@ use crate::config::{
 pub use crate::config::{DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS};
 /// Region of the built-in routes when `AWS_REGION` is unset.
 pub const DEFAULT_REGION: &str = "us-east-1";
+/// The shortest `WIDGET_TOKEN_SECRET` accepted: 32 characters (`openssl rand -base64 32`
+/// writes 44).
+pub const MIN_TOKEN_SECRET_LEN: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -21,14 +24,17 @@ pub struct Settings {
     /// The route table; each route carries its timeouts (`UPSTREAM_*_TIMEOUT_MS` are the
     /// defaults of routes that set none).
     pub config: Config,
+    /// Signs and checks widget tokens (`WIDGET_TOKEN_SECRET`); always set when the route table
+    /// has widget keys.
+    pub widget_token_secret: Option<Secret>,
 }
 
 impl Settings {
     /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
     /// `AWS_BEARER_TOKEN_BEDROCK`, `BEDROCK_ENDPOINT`, `AWS_REGION`, `ROUTES`,
     /// `UPSTREAM_FIRST_BYTE_TIMEOUT_MS` and `UPSTREAM_IDLE_TIMEOUT_MS` (the timeouts of routes
-    /// that set none) through `get`. Empty values count as unset. Errors name the variable,
-    /// never its value.
+    /// that set none) and `WIDGET_TOKEN_SECRET` (required when there are widget keys) through
+    /// `get`. Empty values count as unset. Errors name the variable, never its value.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
         let credentials = credentials(&get)?;
@@ -64,10 +70,12 @@ impl Settings {
                 Config::builtin_with(&region, defaults)
             }
         };
+        let widget_token_secret = widget_token_secret(&get, &config)?;
         Ok(Self {
             credentials,
             endpoint,
             config,
+            widget_token_secret,
         })
     }
 
@@ -128,6 +136,34 @@ fn credentials(get: &impl Fn(&str) -> Option<String>) -> Result<Credentials, Con
     }
 }
 
+/// `WIDGET_TOKEN_SECRET`: required as soon as the route table has a widget key (the built-in
+/// table has one), at least [`MIN_TOKEN_SECRET_LEN`] characters.
+fn widget_token_secret(
+    get: &impl Fn(&str) -> Option<String>,
+    config: &Config,
+) -> Result<Option<Secret>, ConfigError> {
+    const NAME: &str = "WIDGET_TOKEN_SECRET";
+    let Some(secret) = get(NAME) else {
+        if config.widget_keys.is_empty() {
+            return Ok(None);
+        }
+        return Err(ConfigError::new(
+            NAME,
+            "not set; the route table has widget keys (widget_keys), whose tokens it signs: \
+             set it with `wrangler secret put WIDGET_TOKEN_SECRET` (a random string of at \
+             least 32 characters, e.g. from `openssl rand -base64 32`)",
+        ));
+    };
+    let secret = secret.trim();
+    if secret.chars().count() < MIN_TOKEN_SECRET_LEN {
+        return Err(ConfigError::new(
+            NAME,
+            format!("must be at least {MIN_TOKEN_SECRET_LEN} characters (e.g. from `openssl rand -base64 32`)"),
+        ));
+    }
+    Ok(Some(Secret::new(secret)))
+}
+
 fn timeout(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<u64, ConfigError> {
     let Some(value) = get(name) else {
         return Ok(DEFAULT_TIMEOUT_MS);
@@ -177,9 +213,11 @@ mod tests {
         Settings::from_lookup(|name| vars.get(name).cloned())
     }
 
-    const KEYS: [(&str, &str); 2] = [
+    const TOKEN_SECRET: &str = "test-widget-token-secret-0123456789";
+    const KEYS: [(&str, &str); 3] = [
         ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
         ("AWS_SECRET_ACCESS_KEY", "wJalrXUtnFEMI"),
+        ("WIDGET_TOKEN_SECRET", TOKEN_SECRET),
     ];
 
     #[test]
@@ -200,7 +238,36 @@ mod tests {
         );
         assert_eq!(s.config, Config::builtin("us-east-1"));
         assert_eq!(s.config.routes["generate"].timeouts, Timeouts::default());
+        assert_eq!(
+            s.widget_token_secret.as_ref().map(Secret::expose),
+            Some(TOKEN_SECRET)
+        );
         assert!(!format!("{s:?}").contains("wJalr"));
+        assert!(!format!("{s:?}").contains(TOKEN_SECRET));
+    }
+
+    #[test]
+    fn the_token_secret_is_required_with_widget_keys_only() {
+        let without = &KEYS[..2];
+        // The built-in table has the demo widget key.
+        assert_eq!(
+            settings(without).unwrap_err().path,
+            "WIDGET_TOKEN_SECRET",
+            "built-in routes"
+        );
+        let routes = r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m.x","region":"us-east-1"}]}}}"#;
+        let plain = settings(&[without, &[("ROUTES", routes)]].concat()).unwrap();
+        assert_eq!(
+            plain.widget_token_secret, None,
+            "no widget keys, no secret needed"
+        );
+        let short = settings(&[without, &[("WIDGET_TOKEN_SECRET", "short")]].concat());
+        let error = short.unwrap_err().to_string();
+        assert_eq!(
+            error,
+            "WIDGET_TOKEN_SECRET: must be at least 32 characters (e.g. from `openssl rand -base64 32`)"
+        );
+        assert!(!error.contains("short"));
     }
 
     #[test]
@@ -246,6 +313,7 @@ mod tests {
         let s = settings(&[
             ("AWS_BEARER_TOKEN_BEDROCK", "ABSKkey"),
             ("AWS_ACCESS_KEY_ID", ""),
+            ("WIDGET_TOKEN_SECRET", TOKEN_SECRET),
         ])
         .unwrap();
         assert_eq!(s.credentials, Credentials::Bearer(Secret::new("ABSKkey")));
@@ -286,6 +354,10 @@ mod tests {
             (
                 [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"targets":[{"model":"m","region":"mars-1"}]}}}"#)]].concat(),
                 r#"ROUTES: routes.a.targets[0].region: unknown region "mars-1""#,
+            ),
+            (
+                KEYS[..2].to_vec(),
+                "WIDGET_TOKEN_SECRET: not set; the route table has widget keys (widget_keys), whose tokens it signs: set it with `wrangler secret put WIDGET_TOKEN_SECRET` (a random string of at least 32 characters, e.g. from `openssl rand -base64 32`)",
             ),
             (
                 [KEYS.as_slice(), &[("ROUTES", r#"{"default_route":"a","routes":{"a":{"target":{}}}}"#)]].concat(),

@@ -36,7 +36,7 @@ impl<P: Platform> Edge<P> {
         let counted = config.limits_of(first);
         self.rate_limit(counted.as_slice(), &request.headers)
             .await?;
-        self.widget_rate_limit(caller, &request.headers).await?;
+        self.widget_rate_limit(caller).await?;
         let chat: ChatRequest = serde_json::from_slice(&request.body)
             .map_err(|e| ApiError::invalid_json(e.to_string()))?;
         validate(&chat)?;

@@ -15,6 +15,8 @@ pub enum Endpoint<'a> {
     Invoke { route: &'a str },
     /// `GET /api/routes`.
     Routes,
+    /// `POST /api/widget/token`: a token for a visitor of a widget key.
+    WidgetToken,
     /// `GET /api/health`.
     Health,
     /// `/api/jobs`, `/api/jobs/{id}`.
@@ -55,6 +57,7 @@ impl<'a> Endpoint<'a> {
             "chat" => only("POST", Self::Chat { route: None }),
             "routes" => only("GET", Self::Routes),
             "health" => only("GET", Self::Health),
+            "widget/token" => only("POST", Self::WidgetToken),
             "jobs" | "jobs/" => match method {
                 "POST" => Ok(Self::Jobs(JobEndpoint::Submit)),
                 _ => only("GET, POST", Self::Jobs(JobEndpoint::List)),
@@ -77,7 +80,7 @@ impl<'a> Endpoint<'a> {
         }
     }
 
-    /// The endpoints a widget key opens: the chat and the list of its routes.
+    /// The endpoints a widget token opens: the chat and the list of its routes.
     pub fn is_for_widgets(self) -> bool {
         matches!(self, Self::Chat { .. } | Self::Routes)
     }
@@ -114,6 +117,10 @@ mod tests {
         assert_eq!(parse("GET", "/api/routes"), Ok(Endpoint::Routes));
         assert_eq!(parse("GET", "/api/health"), Ok(Endpoint::Health));
         assert_eq!(
+            parse("POST", "/api/widget/token"),
+            Ok(Endpoint::WidgetToken)
+        );
+        assert_eq!(
             parse("POST", "/api/jobs"),
             Ok(Endpoint::Jobs(JobEndpoint::Submit))
         );
@@ -133,6 +140,7 @@ mod tests {
         assert_eq!(status("PUT", "/api/generate"), allow("POST"));
         assert_eq!(status("GET", "/api/invoke/classify"), allow("POST"));
         assert_eq!(status("POST", "/api/routes"), allow("GET"));
+        assert_eq!(status("GET", "/api/widget/token"), allow("POST"));
         assert_eq!(status("DELETE", "/api/jobs"), allow("GET, POST"));
         assert_eq!(status("POST", "/api/jobs/j1"), allow("GET"));
         for path in [

@@ -47,6 +47,16 @@ impl ApiError {
         Self::new(400, ErrorCode::InvalidJson, message)
     }
 
+    /// 401 `unauthorized`: a widget call without a token this edge signed.
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(401, ErrorCode::Unauthorized, message)
+    }
+
+    /// 401 `token_expired`: a widget call whose token has run out.
+    pub fn token_expired(message: impl Into<String>) -> Self {
+        Self::new(401, ErrorCode::TokenExpired, message)
+    }
+
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(403, ErrorCode::Forbidden, message)
     }

@@ -1,14 +1,10 @@
 //! The rate limits a request counts against before it costs anything: its route's class per
-//! client network, and a widget key's per-visitor and per-key classes. A limiter that cannot
+//! client network, and a widget key's per-visitor (the token's visitor) and per-key classes. A limiter that cannot
 //! be asked lets the request through, unless the class is `fail_closed` (then 503). Then the
 //! client's token budget: a spent window refuses the request before any Bedrock call.
 
 use super::{error::ApiError, widget::Caller, Edge};
-use crate::{
-    config::RateLimitClass,
-    platform::Platform,
-    routing::rate_limit::{client_bucket, client_network},
-};
+use crate::{config::RateLimitClass, platform::Platform, routing::rate_limit::client_bucket};
 
 impl<P: Platform> Edge<P> {
     /// Counts the request against each of its rate-limit `classes`, by the client's network.
@@ -25,15 +21,11 @@ impl<P: Platform> Edge<P> {
     }
 
     /// Counts a widget request against its key's per-visitor and per-key classes.
-    pub(super) async fn widget_rate_limit(
-        &self,
-        caller: &Caller<'_>,
-        headers: &[(String, String)],
-    ) -> Result<(), ApiError> {
+    pub(super) async fn widget_rate_limit(&self, caller: &Caller<'_>) -> Result<(), ApiError> {
         let Caller::Widget(widget) = caller else {
             return Ok(());
         };
-        for (class, bucket) in widget.rate_limit_buckets(&client_network(headers)) {
+        for (class, bucket) in widget.rate_limit_buckets() {
             let Some(limits) = self.settings.config.rate_limits.get(class).copied() else {
                 continue;
             };
@@ -62,7 +54,7 @@ impl<P: Platform> Edge<P> {
     }
 
     /// One count of `bucket` against `class`.
-    async fn count(
+    pub(super) async fn count(
         &self,
         class: &str,
         limits: RateLimitClass,

@@ -1,11 +1,12 @@
 //! The platform-neutral HTTP layer, the one entry the Worker calls. Each request is parsed
 //! once into an [`Endpoint`]; each endpoint has its handler in a file of its own:
 //! [`chat`] (`POST /api/chat`, `POST /api/{route}`), [`invoke`] (`POST /api/invoke/{route}`),
-//! [`health`] (`GET /api/health`), [`jobs`] (`/api/jobs`), and `GET /api/routes` here. Every
-//! refusal is one [`ApiError`], answered as `{"error": {"code", "message"}}`; every response
-//! carries `x-request-id` and `Server-Timing`. Widget keys and other origins are checked
-//! first ([`widget`]): refused with 403, or answered with CORS headers for that origin alone;
-//! `OPTIONS` answers CORS preflights. Request bodies are bounded and validated
+//! [`health`] (`GET /api/health`), [`jobs`] (`/api/jobs`), [`widget_token`]
+//! (`POST /api/widget/token`), and `GET /api/routes` here. Every refusal is one [`ApiError`],
+//! answered as `{"error": {"code", "message"}}`; every response carries `x-request-id` and
+//! `Server-Timing`. Widget tokens and other origins are checked first ([`widget`]): refused
+//! with 401 or 403; a widget key's origins get CORS headers for themselves alone; `OPTIONS`
+//! answers CORS preflights. Request bodies are bounded and validated
 //! ([`validate`]), and counted against rate limits ([`limits`]) before anything is sent.
 
 mod chat;
@@ -18,6 +19,7 @@ mod limits;
 mod trace;
 pub mod validate;
 pub mod widget;
+mod widget_token;
 
 pub use endpoint::Endpoint;
 pub use error::ApiError;
@@ -183,6 +185,10 @@ impl<P: Platform> Edge<P> {
                 Ok(logged(&mut log, json(200, &routes)))
             }
             (Ok(Endpoint::Health), None) => Ok(logged(&mut log, self.health().await)),
+            (Ok(Endpoint::WidgetToken), None) => self
+                .widget_token(&request)
+                .await
+                .map(|r| logged(&mut log, r)),
             (Ok(Endpoint::Jobs(endpoint)), None) => self
                 .jobs(endpoint, &request)
                 .await
@@ -200,26 +206,34 @@ impl<P: Platform> Edge<P> {
         };
         response.headers.push(("server-timing".into(), timing));
         response.headers.push(("x-request-id".into(), request_id));
-        if let Caller::Widget(widget) = &caller {
-            if widget.cross_origin {
-                response
-                    .headers
-                    .extend(widget::cors_headers(&widget.origin));
-            }
+        // A widget key's origin may read every answer (a preflight's carries them already).
+        let cors = widget::cors_origin(config, &request.origin, &request.headers);
+        let answered = response.header("access-control-allow-origin").is_some();
+        if let Some(origin) = cors.filter(|_| !answered) {
+            response.headers.extend(widget::cors_headers(origin));
         }
         response
     }
 
-    /// Who is calling, refused (403) when a widget key or another origin is not allowed here:
-    /// an unknown key, an origin the key does not list, a foreign origin without a key, or a
-    /// widget key on anything but the chat endpoints.
+    /// Who is calling, refused when a widget call or another origin is not allowed here: 401
+    /// for a widget key without a valid token, 403 for an unknown key, an origin the key does
+    /// not list, a foreign origin without a key, or a widget token on anything but the chat
+    /// endpoints. `POST /api/widget/token` checks its key and origin itself.
     fn gate(
         &self,
         request: &ApiRequest,
         endpoint: Option<Endpoint<'_>>,
     ) -> Result<Caller<'_>, ApiError> {
-        let caller = widget::identify(&self.settings.config, &request.origin, &request.headers)
-            .map_err(ApiError::forbidden)?;
+        if endpoint == Some(Endpoint::WidgetToken) {
+            return Ok(Caller::Direct);
+        }
+        let caller = widget::identify(
+            &self.settings.config,
+            &request.origin,
+            &request.headers,
+            self.settings.widget_token_secret.as_ref(),
+            self.platform.now_ms() / 1000,
+        )?;
         let for_widgets = endpoint.is_some_and(Endpoint::is_for_widgets);
         if matches!(caller, Caller::Widget(_)) && !for_widgets {
             return Err(ApiError::forbidden(

@@ -5,7 +5,7 @@
 //!
 //! Each POST's body is the finished job (the `GET /api/jobs/{id}` body), with the headers
 //! `x-job-id` (the job), `x-job-submitter` (its owner, the job record's `client_id` as it is:
-//! `cid:<X-Client-Id>` or `ip:<address>`), `x-delivery-attempt` and
+//! `cid:` and the SHA-256 of the client's `X-Client-Id`), `x-delivery-attempt` and
 //! `x-signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`. The HMAC, keyed with
 //! `JOB_CALLBACK_SECRET`, covers
 //!
@@ -33,8 +33,7 @@
 //! acts on `x-job-id` or `x-job-submitter` (or the body's `id`, which equals `x-job-id`)
 //! knows the edge said so.
 
-use crate::{config::settings::is_loopback, text::hex::hex};
-use sha2::{Digest, Sha256};
+use crate::{config::settings::is_loopback, crypto::hmac_sha256, text::hex::hex};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "x-signature";
@@ -52,27 +51,6 @@ pub const LEASE_MS: u64 = 30_000;
 pub const TIMEOUT_MS: u64 = 10_000;
 /// The longest callback URL.
 pub const MAX_URL_LEN: usize = 2048;
-
-/// HMAC-SHA256 (RFC 2104).
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut block = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.map(|b| b ^ byte);
-    let inner = Sha256::new()
-        .chain_update(pad(0x36))
-        .chain_update(message)
-        .finalize();
-    Sha256::new()
-        .chain_update(pad(0x5c))
-        .chain_update(inner)
-        .finalize()
-        .into()
-}
 
 /// What one callback signature covers: the job, who submitted it, and the POST's body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

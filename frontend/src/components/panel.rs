@@ -2,7 +2,7 @@
 //! It knows nothing of where conversations are kept; it reports changes through `on_change`.
 
 use super::{composer::Composer, message::MessageView, route_picker::RoutePicker};
-use crate::{abort, api, chat::Chat, state::StoredMessage};
+use crate::{abort, api, chat::Chat, state::StoredMessage, token::WidgetToken};
 use leptos::{ev::KeyboardEvent, html::Div, prelude::*, task::spawn_local};
 use shared::routes::RoutesResponse;
 
@@ -26,9 +26,9 @@ pub fn ChatPanel(
     /// The route to ask for (until the picker changes it); `None` lets the edge choose.
     #[prop(into, optional)]
     route: Option<String>,
-    /// Extra headers of every request, e.g. a widget key.
+    /// The widget's token, sent with every request (a widget frame's panel only).
     #[prop(optional)]
-    headers: Vec<(String, String)>,
+    widget_token: Option<WidgetToken>,
     /// Messages to send as if typed, oldest first, e.g. from the page embedding a widget. While
     /// an answer streams they wait; the first is sent once the panel is free.
     #[prop(into, optional)]
@@ -38,7 +38,7 @@ pub fn ChatPanel(
     #[prop(into, optional)]
     on_dequeue: Option<Callback<()>>,
 ) -> impl IntoView {
-    let chat = Chat::new(&api_base, headers, initial, on_change);
+    let chat = Chat::new(&api_base, widget_token, initial, on_change);
     chat.set_route(route);
     if let (Some(queued), Some(on_dequeue)) = (queued, on_dequeue) {
         send_queued(&chat, queued, on_dequeue);

@@ -19,7 +19,7 @@ const STORAGE_PREFIX: &str = "bedrock-widget:";
 pub fn Widget() -> impl IntoView {
     let options = Options::from_location();
     options.dress_page();
-    let host = host::host_origin();
+    let host = host::host_origin(options.origin.as_deref());
     let phase = launch::start(&options, host.as_deref());
     let queued = RwSignal::new(Vec::<String>::new());
     if let Some(host) = host.clone() {
@@ -54,7 +54,7 @@ pub fn Widget() -> impl IntoView {
         });
     });
     let panel = move || {
-        let Phase::Ready { route, headers } = phase.get() else {
+        let Phase::Ready { route, token } = phase.get() else {
             return None;
         };
         let id = conversation.get();
@@ -74,7 +74,7 @@ pub fn Widget() -> impl IntoView {
             <ChatPanel
                 route
                 route_picker=false
-                headers
+                widget_token=token
                 initial
                 on_change
                 queued=queued.read_only()

@@ -23,7 +23,7 @@ pub enum HostMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "bedrockChat", rename_all = "snake_case")]
 pub enum FrameMessage {
-    /// The edge accepted the key here: the chat is ready.
+    /// The edge issued a token for this page: the chat is ready.
     Ready,
     /// The widget cannot work here; `message` says why, for people.
     Error { message: String },
@@ -31,19 +31,21 @@ pub enum FrameMessage {
     Close,
 }
 
-/// The origin of the page embedding this frame: `location.ancestorOrigins[0]` (set by the
-/// browser; the host page cannot change it), else the origin of the referrer.
-pub fn host_origin() -> Option<String> {
+/// The origin of the page embedding this frame: `location.ancestorOrigins[0]`, set by the
+/// browser (the host page cannot change it). Only a browser without `ancestorOrigins` (Firefox)
+/// falls back to `named`, the origin the loader put in the frame's URL: the frame is shown
+/// only on the key's origins (its `frame-ancestors`), so what it names is one of them. Never
+/// the referrer, and never anything when the frame is not framed at all.
+pub fn host_origin(named: Option<&str>) -> Option<String> {
     let window = web_sys::window()?;
+    parent(&window)?;
     let ancestors = js_sys::Reflect::get(&window.location(), &"ancestorOrigins".into()).ok();
-    let first = ancestors
-        .filter(|list| !list.is_undefined())
-        .and_then(|list| js_sys::Reflect::get(&list, &JsValue::from(0)).ok())
-        .and_then(|origin| origin.as_string());
-    first.or_else(|| {
-        let referrer = window.document()?.referrer();
-        web_sys::Url::new(&referrer).ok().map(|url| url.origin())
-    })
+    match ancestors.filter(|list| !list.is_undefined() && !list.is_null()) {
+        Some(list) => js_sys::Reflect::get(&list, &JsValue::from(0))
+            .ok()
+            .and_then(|origin| origin.as_string()),
+        None => named.map(str::to_owned),
+    }
 }
 
 /// The window embedding this one, if any.

@@ -1,29 +1,26 @@
-//! Launching the framed chat: the edge must accept the widget's key for the page it is
-//! embedded in, and open the route the widget asks for. Until then the frame says where this
-//! stands.
+//! Launching the framed chat: the edge must issue a token for the widget's key on the page it
+//! is embedded in, and open the route the widget asks for. Until then the frame says where
+//! this stands.
 
 use super::options::Options;
-use crate::{abort, api};
+use crate::{abort, api, token::WidgetToken};
 use leptos::{prelude::*, task::spawn_local};
-use shared::{
-    routes::RoutesResponse,
-    widget::{KEY_HEADER, ORIGIN_HEADER},
-};
+use shared::routes::RoutesResponse;
 
 /// Where the widget stands.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Phase {
     Checking,
-    /// The chat may start: on `route`, sending `headers` with every request.
+    /// The chat may start: on `route`, sending the token with every request.
     Ready {
         route: String,
-        headers: Vec<(String, String)>,
+        token: WidgetToken,
     },
     Refused(String),
 }
 
 /// Launches the widget on the page of origin `host`: refused at once without a key or a known
-/// host, else once the edge has answered.
+/// host, else once the edge has issued a token and listed the key's routes.
 pub fn start(options: &Options, host: Option<&str>) -> ReadSignal<Phase> {
     let (phase, set_phase) = signal(Phase::Checking);
     if options.key.is_empty() {
@@ -31,11 +28,8 @@ pub fn start(options: &Options, host: Option<&str>) -> ReadSignal<Phase> {
             "This chat widget has no key: add data-key to its script tag.".into(),
         ));
     } else if let Some(host) = host {
-        let headers = vec![
-            (KEY_HEADER.to_owned(), options.key.clone()),
-            (ORIGIN_HEADER.to_owned(), host.to_owned()),
-        ];
-        check(headers, options.route.clone(), set_phase);
+        let token = WidgetToken::new("", &options.key, host);
+        check(token, options.route.clone(), set_phase);
     } else {
         set_phase.set(Phase::Refused(
             "This chat widget could not tell which site it is on, so it cannot answer here.".into(),
@@ -56,8 +50,9 @@ pub fn pick_route(asked: Option<&str>, offered: &RoutesResponse) -> Result<Strin
     }
 }
 
-/// Asks the edge which routes the key in `headers` opens here; sets the phase from the answer.
-fn check(headers: Vec<(String, String)>, asked: Option<String>, set_phase: WriteSignal<Phase>) {
+/// Asks the edge for a token and which routes its key opens here; sets the phase from the
+/// answers (a refusal shows the edge's message).
+fn check(token: WidgetToken, asked: Option<String>, set_phase: WriteSignal<Phase>) {
     let Some(signal) = abort::until_cleanup() else {
         set_phase.set(Phase::Refused(
             "This browser is too old for the chat.".into(),
@@ -65,13 +60,16 @@ fn check(headers: Vec<(String, String)>, asked: Option<String>, set_phase: Write
         return;
     };
     spawn_local(async move {
-        let answer = api::fetch_routes_with("", &headers, &signal).await;
+        let answer = match token.headers(&signal).await {
+            Ok(headers) => api::fetch_routes_with("", &headers, &signal).await,
+            Err(failure) => Err(failure),
+        };
         if signal.aborted() {
             return;
         }
         set_phase.set(match answer {
             Ok(offered) => match pick_route(asked.as_deref(), &offered) {
-                Ok(route) => Phase::Ready { route, headers },
+                Ok(route) => Phase::Ready { route, token },
                 Err(message) => Phase::Refused(message),
             },
             Err(failure) => Phase::Refused(failure.message),

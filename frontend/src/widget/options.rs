@@ -14,6 +14,9 @@ pub enum Theme {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Options {
     pub key: String,
+    /// The page the loader runs on, as the loader saw it; believed only where the browser
+    /// cannot say (see `host::host_origin`).
+    pub origin: Option<String>,
     pub route: Option<String>,
     pub title: String,
     pub theme: Theme,
@@ -33,6 +36,7 @@ impl Options {
             }
             match name.as_str() {
                 "key" => options.key = value,
+                "origin" => options.origin = Some(value),
                 "route" => options.route = Some(value),
                 "title" => options.title = value.chars().take(80).collect(),
                 "theme" => {
@@ -56,7 +60,7 @@ impl Options {
         let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else {
             return Self::from_pairs([]);
         };
-        let pairs = ["key", "route", "title", "theme"]
+        let pairs = ["key", "origin", "route", "title", "theme"]
             .into_iter()
             .filter_map(|name| params.get(name).map(|value| (name.to_owned(), value)));
         Self::from_pairs(pairs)
@@ -93,6 +97,7 @@ mod tests {
         };
         let options = Options::from_pairs(pairs(&[
             ("key", "pk_demo_local"),
+            ("origin", "http://127.0.0.1:8789"),
             ("route", "generate"),
             ("title", "Ask us"),
             ("theme", "dark"),
@@ -102,6 +107,7 @@ mod tests {
             options,
             Options {
                 key: "pk_demo_local".into(),
+                origin: Some("http://127.0.0.1:8789".into()),
                 route: Some("generate".into()),
                 title: "Ask us".into(),
                 theme: Theme::Dark,

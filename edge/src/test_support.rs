@@ -230,6 +230,12 @@ impl Platform for ScriptedPlatform {
         Some(self.state.borrow().budgets.spent(client, &budget, now))
     }
 
+    /// Scripted: a signature is good when it is [`VALID_SIGNATURE`]. The RSA check itself runs
+    /// under workerd (Web Crypto) and natively in `tests` against real signatures.
+    async fn verify_rs256(&self, _n: &str, _e: &str, _signed: &[u8], signature: &[u8]) -> bool {
+        signature == VALID_SIGNATURE
+    }
+
     fn budget_charge(&self, client: &str, budget: TokenBudget, tokens: u64) {
         let now = self.now_ms();
         self.state
@@ -241,6 +247,9 @@ impl Platform for ScriptedPlatform {
 
 /// The widget token secret of [`settings_with`].
 pub const TOKEN_SECRET: &str = "test-widget-token-secret-0123456789abcdef";
+
+/// The signature the scripted platform takes for a good RS256 one.
+pub const VALID_SIGNATURE: &[u8] = b"scripted-valid-signature";
 
 /// Settings with test SigV4 credentials, the default endpoint, `config` and a widget token
 /// secret ([`TOKEN_SECRET`]).
@@ -254,6 +263,7 @@ pub fn settings_with(config: Config) -> Settings {
         endpoint: None,
         config,
         widget_token_secret: Some(Secret::new(TOKEN_SECRET)),
+        access: crate::config::access::Access::Public,
     }
 }
 

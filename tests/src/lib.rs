@@ -2,6 +2,7 @@
 //! (fake Bedrock + `wrangler dev`) that `scripts/dev` and the end-to-end tests run, and the
 //! benchmarks `scripts/bench` runs.
 
+pub mod access_issuer;
 pub mod bench;
 pub mod client;
 pub mod fake_bedrock;

@@ -131,6 +131,10 @@ impl Platform for NativePlatform {
             .map(|book| book.spent(client, &budget, now))
     }
 
+    async fn verify_rs256(&self, n: &str, e: &str, signed: &[u8], signature: &[u8]) -> bool {
+        crate::access_issuer::verify_rs256(n, e, signed, signature)
+    }
+
     fn budget_charge(&self, client: &str, budget: TokenBudget, tokens: u64) {
         let now = self.now_ms();
         if let Ok(mut book) = self.budgets.lock() {

@@ -180,8 +180,8 @@ impl Stack {
     }
 
     /// Waits for the runtime's ready line (if it prints one), then for the Worker itself to
-    /// answer `GET /api/routes` (a success, or its JSON 500 when it is misconfigured on
-    /// purpose); fails at once if the runtime exits.
+    /// answer `GET /api/routes` (a success, its JSON 500 when it is misconfigured on purpose,
+    /// or its JSON 401 when it asks for credentials); fails at once if the runtime exits.
     async fn wait_ready(&mut self) -> anyhow::Result<()> {
         let client = reqwest::Client::new();
         let probe = format!("{}/api/routes", self.url);
@@ -205,7 +205,8 @@ impl Stack {
                         .get("content-type")
                         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
                     // The runtime's own placeholders while it starts answer 503.
-                    r.status().is_success() || (r.status().as_u16() == 500 && json)
+                    let refused = matches!(r.status().as_u16(), 401 | 500);
+                    r.status().is_success() || (refused && json)
                 });
                 if answered {
                     return Ok(());

@@ -6,6 +6,7 @@ use libtest_mimic::Arguments;
 use shared::{ChatMessage, ChatRequest, ErrorBody, ErrorCode, StreamEvent};
 use std::{sync::Arc, time::Duration};
 use tests::{
+    access_issuer::{AccessIssuer, KEY_ID},
     client::{chat, chat_raw, ChatOutcome},
     fake_bedrock::{reply_text, FakeConfig, Fault, FaultRule},
     harness::{self, case, check, StackWorld},
@@ -76,6 +77,11 @@ fn main() -> anyhow::Result<()> {
             &world,
             "a_spent_token_budget_refuses_the_client_before_bedrock",
             a_spent_token_budget_refuses_the_client_before_bedrock,
+        ),
+        case(
+            &world,
+            "behind_cloudflare_access_only_verified_assertions_chat",
+            behind_cloudflare_access_only_verified_assertions_chat,
         ),
         case(
             &world,
@@ -440,6 +446,78 @@ async fn a_spent_token_budget_refuses_the_client_before_bedrock(
     check(again.status() == 429, || format!("{}", again.status()))?;
     check(fake.calls(model) == calls && calls > before, || {
         "a refused client reached Bedrock".into()
+    })
+}
+
+/// `ACCESS_MODE=cloudflare_access` against a stand-in team serving its key set: Web Crypto in
+/// workerd checks each assertion's RS256 signature, and only a good one for this application
+/// chats.
+async fn behind_cloudflare_access_only_verified_assertions_chat(
+    world: Arc<World>,
+) -> anyhow::Result<()> {
+    let fake = world
+        .stack
+        .fake
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let issuer = AccessIssuer::new()?;
+    let team = issuer.serve().await?;
+    let config = FakeConfig::default();
+    let stack = Stack::start(StackOptions {
+        runtime: WorkerRuntime::Miniflare,
+        port: 0,
+        upstream: Upstream::Aws(vec![
+            ("BEDROCK_ENDPOINT".into(), fake.url()),
+            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
+        ]),
+        vars: vec![
+            ("ACCESS_MODE".into(), "cloudflare_access".into()),
+            ("ACCESS_TEAM_DOMAIN".into(), team.clone()),
+            ("ACCESS_AUD".into(), "aud-e2e".into()),
+        ],
+        inherit_output: false,
+    })
+    .await?;
+    let now = tests::wall_clock::now_ms() / 1000;
+    let claims = |aud: &str, email: &str| serde_json::json!({"iss": team, "aud": [aud], "exp": now + 600, "iat": now, "email": email});
+    let good = issuer.sign(KEY_ID, &claims("aud-e2e", "ana@example.com"));
+    let other_app = issuer.sign(KEY_ID, &claims("another-app", "ana@example.com"));
+    // The signature of one set of claims on another: the payload was changed.
+    let mut parts: Vec<&str> = good.split('.').collect();
+    let forged_claims = issuer.sign(KEY_ID, &claims("aud-e2e", "eve@example.com"));
+    let eve_payload = forged_claims.split('.').nth(1).unwrap_or_default();
+    parts[1] = eve_payload;
+    let tampered = parts.join(".");
+    let client = reqwest::Client::new();
+    let status_with = |assertion: Option<String>| {
+        let client = client.clone();
+        let url = format!("{}/api/chat", stack.url);
+        async move {
+            let mut request = client.post(url).json(&ask("who am I?")).timeout(LIMIT);
+            if let Some(assertion) = assertion {
+                request = request.header("cf-access-jwt-assertion", assertion);
+            }
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let body = response.text().await?;
+            Ok::<_, anyhow::Error>((status, body))
+        }
+    };
+    for (what, assertion) in [
+        ("no assertion", None),
+        ("another application's", Some(other_app)),
+        ("a changed payload", Some(tampered)),
+    ] {
+        let (status, body) = status_with(assertion).await?;
+        check(status == 401 && body.contains("unauthorized"), || {
+            format!("{what}: {status} {body}")
+        })?;
+    }
+    let (status, body) = status_with(Some(good)).await?;
+    drop(stack);
+    check(status == 200 && body.contains("event: done"), || {
+        format!("a good assertion: {status} {body}")
     })
 }
 

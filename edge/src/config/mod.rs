@@ -11,6 +11,7 @@
 //! ordering and the `auto` classifier, [`widget_keys`] the embeddable widget's keys,
 //! [`limits`] the bounds of every request, [`settings`] and [`secret`] the Worker's settings.
 
+pub mod access;
 pub mod builtin;
 mod json_path;
 pub mod limits;

@@ -3,6 +3,7 @@
 //! timeouts (for routes that set none of their own) and the secret that signs widget tokens.
 
 use crate::config::{
+    access::Access,
     load::check_region,
     secret::{Credentials, Secret},
     Config, ConfigError, Timeouts,
@@ -27,14 +28,16 @@ pub struct Settings {
     /// Signs and checks widget tokens (`WIDGET_TOKEN_SECRET`); always set when the route table
     /// has widget keys.
     pub widget_token_secret: Option<Secret>,
+    /// Who may use the chat API (`ACCESS_MODE` and its settings).
+    pub access: Access,
 }
 
 impl Settings {
     /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
     /// `AWS_BEARER_TOKEN_BEDROCK`, `BEDROCK_ENDPOINT`, `AWS_REGION`, `ROUTES`,
     /// `UPSTREAM_FIRST_BYTE_TIMEOUT_MS` and `UPSTREAM_IDLE_TIMEOUT_MS` (the timeouts of routes
-    /// that set none) and `WIDGET_TOKEN_SECRET` (required when there are widget keys) through
-    /// `get`. Empty values count as unset. Errors name the variable, never its value.
+    /// that set none), `WIDGET_TOKEN_SECRET` (required when there are widget keys) and the
+    /// access mode ([`Access::from_lookup`]) through `get`. Empty values count as unset. Errors name the variable, never its value.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
         let credentials = credentials(&get)?;
@@ -76,6 +79,7 @@ impl Settings {
             endpoint,
             config,
             widget_token_secret,
+            access: Access::from_lookup(&get)?,
         })
     }
 

@@ -23,6 +23,7 @@ impl<P: Platform> Edge<P> {
         path_route: Option<&str>,
         request: &ApiRequest,
         caller: &Caller<'_>,
+        client: &str,
         mut context: RequestContext,
     ) -> Result<Answer, ApiError> {
         check_json_body(&request.body, &request.headers)?;
@@ -34,8 +35,7 @@ impl<P: Platform> Edge<P> {
             Caller::Direct => None,
         });
         let counted = config.limits_of(first);
-        self.rate_limit(counted.as_slice(), &request.headers)
-            .await?;
+        self.rate_limit(counted.as_slice(), client).await?;
         self.widget_rate_limit(caller).await?;
         let chat: ChatRequest = serde_json::from_slice(&request.body)
             .map_err(|e| ApiError::invalid_json(e.to_string()))?;
@@ -70,8 +70,8 @@ impl<P: Platform> Edge<P> {
         })?;
         let mut classes = config.limits_for(asked, &choice.route);
         classes.retain(|(class, _)| counted.is_none_or(|(done, _)| done != *class));
-        self.rate_limit(&classes, &request.headers).await?;
-        context.billed = self.token_budget(&request.headers).await?;
+        self.rate_limit(&classes, client).await?;
+        context.billed = self.token_budget(client).await?;
         let platform = self.platform.clone();
         let settings = Rc::clone(&self.settings);
         if chat.stream == Some(false) {

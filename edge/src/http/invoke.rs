@@ -38,6 +38,7 @@ impl<P: Platform> Edge<P> {
         &self,
         route: &str,
         request: &ApiRequest,
+        client: &str,
         mut context: RequestContext,
     ) -> Result<Answer, ApiError> {
         let config = &self.settings.config;
@@ -46,9 +47,9 @@ impl<P: Platform> Edge<P> {
             Err(message) => return Err(ApiError::not_found(message)),
         };
         // Counted before the body is read, so a refused body is no free work.
-        self.rate_limit(chain.limits(config).as_slice(), &request.headers)
+        self.rate_limit(chain.limits(config).as_slice(), client)
             .await?;
-        context.billed = self.token_budget(&request.headers).await?;
+        context.billed = self.token_budget(client).await?;
         check_json_body(&request.body, &request.headers)?;
         if chain.async_invoke.is_some() {
             return Err(ApiError {

@@ -10,7 +10,7 @@ use super::{
     ApiRequest, ApiResponse, Edge,
 };
 use crate::{
-    config::{limits::ValidationError, settings::Settings, RateLimitClass},
+    config::{access::Access, limits::ValidationError, settings::Settings, RateLimitClass},
     jobs::{
         async_invoke,
         client::client_id,
@@ -41,6 +41,7 @@ impl<P: Platform> Edge<P> {
         &self,
         endpoint: JobEndpoint<'_>,
         request: &ApiRequest,
+        client: &str,
     ) -> Result<ApiResponse, ApiError> {
         let Some(jobs) = &self.jobs else {
             return Err(ApiError::unavailable(
@@ -49,23 +50,28 @@ impl<P: Platform> Edge<P> {
         };
         let (platform, settings) = (&self.platform, self.settings.as_ref());
         let counted = settings.config.limits_of(None);
-        self.rate_limit(counted.as_slice(), &request.headers)
-            .await?;
+        self.rate_limit(counted.as_slice(), client).await?;
+        // Who owns the jobs: the authenticated client, or in public mode the client that
+        // names itself with X-Client-Id.
+        let owner = match settings.access {
+            Access::Public => client_id(&request.headers).map_err(ApiError::invalid)?,
+            _ => client.to_owned(),
+        };
         match endpoint {
             JobEndpoint::Submit => {
                 let id = new_job_id(platform);
-                let prepared = prepare(settings, jobs, request, id)?;
+                let prepared = prepare(settings, jobs, request, id, owner)?;
                 let classes: Vec<_> = prepared
                     .limits
                     .iter()
                     .map(|(c, l)| (c.as_str(), *l))
                     .filter(|(class, _)| counted.is_none_or(|(done, _)| done != *class))
                     .collect();
-                self.rate_limit(&classes, &request.headers).await?;
+                self.rate_limit(&classes, client).await?;
                 submit(platform, jobs, prepared).await
             }
-            JobEndpoint::List => list(platform, jobs, &request.query, &request.headers).await,
-            JobEndpoint::Get(id) => get(platform, jobs, id, &request.headers).await,
+            JobEndpoint::List => list(platform, jobs, &request.query, &owner).await,
+            JobEndpoint::Get(id) => get(platform, jobs, id, &owner).await,
         }
     }
 }
@@ -94,16 +100,16 @@ pub struct Prepared {
     pub limits: Vec<(String, RateLimitClass)>,
 }
 
-/// Checks a `POST /api/jobs`: the body (JSON, a chat request or an async route's input), the
-/// client id, the `Idempotency-Key` and the callback URL. No I/O.
+/// Checks a `POST /api/jobs` of `client_id` (its owner): the body (JSON, a chat request or an
+/// async route's input), the `Idempotency-Key` and the callback URL. No I/O.
 pub fn prepare(
     settings: &Settings,
     jobs: &Jobs,
     request: &ApiRequest,
     job_id: String,
+    client_id: String,
 ) -> Result<Prepared, ApiError> {
     check_json_body(&request.body, &request.headers)?;
-    let client_id = client_id(&request.headers).map_err(ApiError::invalid)?;
     let idempotency_key = nonempty_header(&request.headers, "idempotency-key")
         .map(|key| {
             let valid =
@@ -280,14 +286,13 @@ pub async fn submit<P: Platform>(
     Ok(accepted(202, &record))
 }
 
-/// The job `id`, if it is the client's and within its time to live, as stored.
+/// The job `id`, if it is `client`'s and within its time to live, as stored.
 pub async fn get<P: Platform>(
     platform: &P,
     jobs: &Jobs,
     id: &str,
-    headers: &[(String, String)],
+    client: &str,
 ) -> Result<ApiResponse, ApiError> {
-    let client = client_id(headers).map_err(ApiError::invalid)?;
     let now = platform.now_ms();
     let record = jobs
         .store
@@ -305,9 +310,8 @@ pub async fn list<P: Platform>(
     platform: &P,
     jobs: &Jobs,
     query: &str,
-    headers: &[(String, String)],
+    client: &str,
 ) -> Result<ApiResponse, ApiError> {
-    let client = client_id(headers).map_err(ApiError::invalid)?;
     let mut status = None;
     let mut limit = DEFAULT_LIST;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -333,7 +337,7 @@ pub async fn list<P: Platform>(
     let now = platform.now_ms();
     let records = jobs
         .store
-        .list(&client, status, limit)
+        .list(client, status, limit)
         .await
         .map_err(|_| unavailable("store"))?;
     let jobs: Vec<_> = records

@@ -4,18 +4,18 @@
 //! client's token budget: a spent window refuses the request before any Bedrock call.
 
 use super::{error::ApiError, widget::Caller, Edge};
-use crate::{config::RateLimitClass, platform::Platform, routing::rate_limit::client_bucket};
+use crate::{config::RateLimitClass, platform::Platform};
 
 impl<P: Platform> Edge<P> {
-    /// Counts the request against each of its rate-limit `classes`, by the client's network.
+    /// Counts the request of `client` ([`Edge::authenticate`]) against each of its rate-limit
+    /// `classes`.
     pub(super) async fn rate_limit(
         &self,
         classes: &[(&str, RateLimitClass)],
-        headers: &[(String, String)],
+        client: &str,
     ) -> Result<(), ApiError> {
-        let bucket = client_bucket(headers);
         for &(class, limits) in classes {
-            self.count(class, limits, &bucket).await?;
+            self.count(class, limits, client).await?;
         }
         Ok(())
     }
@@ -37,20 +37,16 @@ impl<P: Platform> Edge<P> {
     /// The client a request's answer is charged to, when the edge has a token budget; refused
     /// (429) when the client's current window is spent. A budget store that cannot be asked
     /// lets the request through (and the answer is still charged).
-    pub(super) async fn token_budget(
-        &self,
-        headers: &[(String, String)],
-    ) -> Result<Option<String>, ApiError> {
+    pub(super) async fn token_budget(&self, client: &str) -> Result<Option<String>, ApiError> {
         let Some(budget) = self.settings.config.token_budget else {
             return Ok(None);
         };
-        let client = client_bucket(headers);
-        if let Some(spent) = self.platform.budget_spent(&client, budget).await {
+        if let Some(spent) = self.platform.budget_spent(client, budget).await {
             if spent >= budget.tokens {
                 return Err(ApiError::budget_spent(budget, self.platform.now_ms()));
             }
         }
-        Ok(Some(client))
+        Ok(Some(client.to_owned()))
     }
 
     /// One count of `bucket` against `class`.

@@ -9,6 +9,7 @@
 //! answers CORS preflights. Request bodies are bounded and validated
 //! ([`validate`]), and counted against rate limits ([`limits`]) before anything is sent.
 
+mod access;
 mod chat;
 pub mod endpoint;
 pub mod error;
@@ -30,6 +31,7 @@ use crate::{
     platform::Platform,
     routing::{
         pipeline::RequestContext,
+        rate_limit::client_bucket,
         request_log::{LogLine, RequestLog},
     },
 };
@@ -162,19 +164,33 @@ impl<P: Platform> Edge<P> {
         };
         let config = &self.settings.config;
         let endpoint = Endpoint::parse(&request.method, &request.path, config);
-        let (caller, refused) = match self.gate(&request, endpoint.as_ref().ok().copied()) {
+        let (caller, mut refused) = match self.gate(&request, endpoint.as_ref().ok().copied()) {
             Ok(caller) => (caller, None),
             Err(refused) => (Caller::Direct, Some(refused)),
         };
+        // Who the client is: a widget's visitor counts by its network; anyone else proves
+        // itself as the access mode asks (a preflight carries no credentials).
+        let mut client = client_bucket(&request.headers);
+        let needs_proof = matches!(caller, Caller::Direct)
+            && !matches!(
+                endpoint,
+                Ok(Endpoint::Preflight) | Ok(Endpoint::WidgetToken) | Err(_)
+            );
+        if refused.is_none() && needs_proof {
+            match self.authenticate(&request.headers).await {
+                Ok(who) => client = who,
+                Err(error) => refused = Some(error),
+            }
+        }
         let outcome = match (endpoint, refused) {
             (Ok(Endpoint::Preflight), _) => self.preflight(&request).map(|r| logged(&mut log, r)),
             (_, Some(refused)) | (Err(refused), None) => Err(refused),
             (Ok(Endpoint::Chat { route }), None) => self
-                .chat(route, &request, &caller, context)
+                .chat(route, &request, &caller, &client, context)
                 .await
                 .inspect(|_| log.hand_over()),
             (Ok(Endpoint::Invoke { route }), None) => self
-                .invoke(route, &request, context)
+                .invoke(route, &request, &client, context)
                 .await
                 .inspect(|_| log.hand_over()),
             (Ok(Endpoint::Routes), None) => {
@@ -190,7 +206,7 @@ impl<P: Platform> Edge<P> {
                 .await
                 .map(|r| logged(&mut log, r)),
             (Ok(Endpoint::Jobs(endpoint)), None) => self
-                .jobs(endpoint, &request)
+                .jobs(endpoint, &request, &client)
                 .await
                 .map(|r| logged(&mut log, r)),
         };

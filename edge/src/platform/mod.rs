@@ -103,6 +103,15 @@ pub trait Platform: Clone + 'static {
     /// Adds `tokens` to `client`'s current window without delaying the caller (the Worker
     /// hands the write to `waitUntil`).
     fn budget_charge(&self, client: &str, budget: TokenBudget, tokens: u64);
+    /// Whether `signature` is an RS256 (RSASSA-PKCS1-v1_5 with SHA-256) signature of `signed`
+    /// by the RSA key of base64url modulus `n` and exponent `e`: Web Crypto on Workers.
+    fn verify_rs256(
+        &self,
+        n: &str,
+        e: &str,
+        signed: &[u8],
+        signature: &[u8],
+    ) -> impl Future<Output = bool>;
 }
 
 /// `None` when `ms` passes before `future` completes.

@@ -350,4 +350,48 @@ impl Platform for WorkerPlatform {
             }
         });
     }
+
+    /// Web Crypto: the JWK imported for RSASSA-PKCS1-v1_5 with SHA-256, then `verify`.
+    async fn verify_rs256(&self, n: &str, e: &str, signed: &[u8], signature: &[u8]) -> bool {
+        let verified = async {
+            let crypto: web_sys::Crypto =
+                js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str("crypto"))?
+                    .unchecked_into();
+            let subtle = crypto.subtle();
+            let object = |pairs: &[(&str, &JsValue)]| -> Result<js_sys::Object, JsValue> {
+                let object = js_sys::Object::new();
+                for (name, value) in pairs {
+                    js_sys::Reflect::set(&object, &JsValue::from_str(name), value)?;
+                }
+                Ok(object)
+            };
+            let text = |value: &str| JsValue::from_str(value);
+            let jwk = object(&[
+                ("kty", &text("RSA")),
+                ("n", &text(n)),
+                ("e", &text(e)),
+                ("alg", &text("RS256")),
+            ])?;
+            let algorithm = object(&[
+                ("name", &text("RSASSA-PKCS1-v1_5")),
+                ("hash", &text("SHA-256")),
+            ])?;
+            let usages = js_sys::Array::of1(&text("verify"));
+            let key = wasm_bindgen_futures::JsFuture::from(
+                subtle.import_key_with_object("jwk", &jwk, &algorithm, false, &usages)?,
+            )
+            .await?;
+            let verified = wasm_bindgen_futures::JsFuture::from(
+                subtle.verify_with_object_and_u8_array_and_u8_array(
+                    &algorithm,
+                    &key.unchecked_into(),
+                    signature,
+                    signed,
+                )?,
+            )
+            .await?;
+            Ok::<bool, JsValue>(verified.as_bool() == Some(true))
+        };
+        verified.await.unwrap_or(false)
+    }
 }

@@ -155,6 +155,10 @@ impl Platform for Replay {
     }
 
     fn budget_charge(&self, _client: &str, _budget: TokenBudget, _tokens: u64) {}
+
+    async fn verify_rs256(&self, _n: &str, _e: &str, _signed: &[u8], _signature: &[u8]) -> bool {
+        false
+    }
 }
 
 /// The Worker's variables for the pipeline run.

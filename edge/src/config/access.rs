@@ -12,8 +12,8 @@
 //! Widget keys keep their own rules in every mode: a key's listed sites reach its routes.
 
 use super::{
+    host::{authority_host, is_loopback},
     secret::Secret,
-    settings::{authority_host, is_loopback},
     ConfigError,
 };
 use sha2::{Digest, Sha256};

@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod builtin;
+pub mod host;
 mod json_path;
 pub mod limits;
 pub mod load;

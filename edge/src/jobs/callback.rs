@@ -33,7 +33,7 @@
 //! acts on `x-job-id` or `x-job-submitter` (or the body's `id`, which equals `x-job-id`)
 //! knows the edge said so.
 
-use crate::{config::settings::is_loopback, crypto::hmac_sha256, text::hex::hex};
+use crate::{config::host::is_loopback, crypto::hmac_sha256, text::hex::hex};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "x-signature";

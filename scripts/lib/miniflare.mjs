@@ -5,7 +5,11 @@
 // starts it; apply the D1 migrations first with the same --persist-to, as for wrangler dev.
 //
 //   node scripts/lib/miniflare.mjs --config edge/wrangler.toml --env-file worker.env \
-//     --persist-to STATE_DIR [--ip 127.0.0.1] [--port 8787]
+//     --persist-to STATE_DIR [--ip 127.0.0.1] [--port 8787] [--hanging-object BINDING]...
+//
+// `--hanging-object HEALTH` serves that Durable Object binding with an object of the same
+// class name that never answers (a second worker of this script): for testing what the Worker
+// does when an object is slow.
 //
 // Prints `Ready on http://IP:PORT` once the Worker answers requests, then the Worker's console
 // output (errors and warnings on stderr). SIGTERM or SIGINT stops workerd and exits.
@@ -24,6 +28,7 @@ const { values: args } = parseArgs({
     'persist-to': { type: 'string' },
     ip: { type: 'string', default: '127.0.0.1' },
     port: { type: 'string', default: '8787' },
+    'hanging-object': { type: 'string', multiple: true, default: [] },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -40,6 +45,33 @@ const { workerOptions, main, externalWorkers } = unstable_getMiniflareWorkerOpti
 });
 
 const scriptPath = path.resolve(path.dirname(config.configPath), main);
+
+// Objects that never answer: each named binding is pointed at a class of that name in a
+// worker whose objects wait forever.
+const HANGING = 'hanging-objects';
+const hanging = args['hanging-object'];
+const hangingClasses = [];
+for (const binding of hanging) {
+  const declared = workerOptions.durableObjects?.[binding];
+  if (!declared) {
+    console.error(`--hanging-object ${binding}: no such Durable Object binding`);
+    process.exit(2);
+  }
+  const className = typeof declared === 'string' ? declared : declared.className;
+  hangingClasses.push(className);
+  workerOptions.durableObjects[binding] = { className, scriptName: HANGING };
+}
+const hangingWorkers = hanging.length === 0 ? [] : [{
+  name: HANGING,
+  modules: true,
+  script: [
+    ...hangingClasses.map(
+      (name) => `export class ${name} { async fetch() { await new Promise(() => {}); } }`,
+    ),
+    'export default { fetch() { return new Response(null, { status: 404 }); } };',
+  ].join('\n'),
+  durableObjects: Object.fromEntries(hangingClasses.map((name) => [`HANG_${name}`, name])),
+}];
 
 const mf = new Miniflare({
   host: args.ip,
@@ -69,6 +101,7 @@ const mf = new Miniflare({
       ...workerOptions,
     },
     ...externalWorkers,
+    ...hangingWorkers,
   ],
 });
 

@@ -75,6 +75,9 @@ pub struct StackOptions {
     /// Show the runtime's output on this terminal instead of writing it to the log file
     /// ([`Stack::log_path`]).
     pub inherit_output: bool,
+    /// Durable Object bindings served by objects that never answer (Miniflare only): to test
+    /// a slow object.
+    pub hanging_objects: Vec<&'static str>,
 }
 
 /// A running stack; dropping it stops the runtime (and the fake).
@@ -100,6 +103,9 @@ impl Stack {
     }
 
     async fn start_with(options: StackOptions, snapshot: bool) -> anyhow::Result<Stack> {
+        if !options.hanging_objects.is_empty() && options.runtime != WorkerRuntime::Miniflare {
+            bail!("hanging Durable Objects are served by the Miniflare runtime only");
+        }
         let root = repo_root();
         for built in ["edge/build/index.js", "dist/index.html"] {
             if !root.join(built).exists() {
@@ -150,6 +156,7 @@ impl Stack {
             env_file: &env_file,
             work_dir: &work_dir,
             log: log.as_ref(),
+            hanging_objects: &options.hanging_objects,
         })?;
         let mut stack = Stack {
             url: format!("http://127.0.0.1:{port}"),

@@ -115,6 +115,7 @@ fn main() -> anyhow::Result<()> {
             ("JOB_RETRY_DELAY_S".into(), "1".into()),
         ],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     }))?;
     let world = Arc::new(World {
         runtime,

@@ -40,6 +40,7 @@ fn main() -> anyhow::Result<()> {
         upstream: Upstream::Fake { port: 0 },
         vars: vec![],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     }))?;
     let world = Arc::new(World { runtime, stack });
     let trials = vec![
@@ -82,6 +83,11 @@ fn main() -> anyhow::Result<()> {
             &world,
             "behind_cloudflare_access_only_verified_assertions_chat",
             behind_cloudflare_access_only_verified_assertions_chat,
+        ),
+        case(
+            &world,
+            "hanging_durable_objects_slow_nothing_down",
+            hanging_durable_objects_slow_nothing_down,
         ),
         case(
             &world,
@@ -196,6 +202,7 @@ async fn an_oversized_body_is_refused_with_413_without_being_buffered(
         upstream: Upstream::Fake { port: 0 },
         vars: vec![],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     })
     .await?;
     let host = stack.url.trim_start_matches("http://").to_owned();
@@ -317,6 +324,7 @@ async fn wrong_secret_ends_in_a_clear_error(world: Arc<World>) -> anyhow::Result
         ]),
         vars: vec![],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     })
     .await?;
     let outcome = chat(&misconfigured.url, "/api/chat", &ask("hello"), LIMIT).await?;
@@ -350,6 +358,7 @@ async fn a_misconfigured_edge_says_so_without_its_configuration(
         upstream: Upstream::Fake { port: 0 },
         vars: vec![("ROUTES".into(), broken.into())],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     })
     .await?;
     let response = reqwest::Client::new()
@@ -405,6 +414,7 @@ async fn a_spent_token_budget_refuses_the_client_before_bedrock(
         ]),
         vars: vec![("ROUTES".into(), routes)],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     })
     .await?;
     let before = fake.calls(model);
@@ -477,6 +487,7 @@ async fn behind_cloudflare_access_only_verified_assertions_chat(
             ("ACCESS_AUD".into(), "aud-e2e".into()),
         ],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     })
     .await?;
     let now = tests::wall_clock::now_ms() / 1000;
@@ -519,6 +530,51 @@ async fn behind_cloudflare_access_only_verified_assertions_chat(
     check(status == 200 && body.contains("event: done"), || {
         format!("a good assertion: {status} {body}")
     })
+}
+
+/// The health and budget objects never answer: every call to them is given up after its
+/// bound, planning goes on with what the isolate knows, and chat and `/api/health` answer.
+async fn hanging_durable_objects_slow_nothing_down(world: Arc<World>) -> anyhow::Result<()> {
+    let fake = world
+        .stack
+        .fake
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let config = FakeConfig::default();
+    let stack = Stack::start(StackOptions {
+        runtime: WorkerRuntime::Miniflare,
+        port: 0,
+        upstream: Upstream::Aws(vec![
+            ("BEDROCK_ENDPOINT".into(), fake.url()),
+            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
+            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
+        ]),
+        vars: vec![],
+        inherit_output: false,
+        hanging_objects: vec!["HEALTH", "BUDGETS"],
+    })
+    .await?;
+    for _ in 0..2 {
+        let outcome = chat(&stack.url, "/api/chat", &ask("still there?"), LIMIT).await?;
+        check(
+            matches!(outcome.terminal(), Some(StreamEvent::Done(_))),
+            || format!("{outcome:?}"),
+        )?;
+    }
+    let health = reqwest::Client::new()
+        .get(format!("{}/api/health", stack.url))
+        .timeout(LIMIT)
+        .send()
+        .await?;
+    check(health.status() == 200, || {
+        format!("/api/health: {}", health.status())
+    })?;
+    let log = stack.log();
+    check(
+        log.contains("HEALTH object did not answer within 500 ms")
+            && log.contains("BUDGETS object did not answer within 500 ms"),
+        || format!("no sign of the bounded calls in the log:\n{log}"),
+    )
 }
 
 async fn the_chat_ui_is_served_at_the_root(world: Arc<World>) -> anyhow::Result<()> {
@@ -570,6 +626,7 @@ async fn platform_stack(world: &World) -> anyhow::Result<Stack> {
         ]),
         vars: vec![("ROUTES".into(), PLATFORM_ROUTES.to_owned())],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     })
     .await
 }

@@ -172,6 +172,7 @@ async fn against_the_stack(
         },
         vars: vec![("ROUTES".into(), routes_json())],
         inherit_output: false,
+        hanging_objects: Vec::new(),
     })
     .await?;
     let fake = stack.fake.as_ref().context("the stack has no fake")?;

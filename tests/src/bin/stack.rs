@@ -53,6 +53,7 @@ async fn main() -> anyhow::Result<()> {
         upstream,
         vars,
         inherit_output: !quiet,
+        hanging_objects: Vec::new(),
     })
     .await?;
     // Machine-readable lines first (the browser tests read them), then the human summary.

@@ -122,6 +122,9 @@ impl WorkerRuntime {
                     .arg(serve.state)
                     .arg("--env-file")
                     .arg(serve.env_file);
+                for binding in serve.hanging_objects {
+                    command.args(["--hanging-object", binding]);
+                }
                 command
             }
         };
@@ -173,6 +176,8 @@ pub(super) struct Serve<'a> {
     pub work_dir: &'a Path,
     /// Where the output goes; `None` for this process's terminal.
     pub log: Option<&'a File>,
+    /// Durable Object bindings served by objects that never answer (Miniflare only).
+    pub hanging_objects: &'a [&'static str],
 }
 
 /// A started runtime.

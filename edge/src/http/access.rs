@@ -8,11 +8,13 @@ mod jwt;
 use super::{error::ApiError, Edge};
 use crate::{
     bedrock::send::read_body,
-    config::access::Access,
+    config::access::{Access, ApiKey},
+    crypto::constant_time_eq,
     platform::{nonempty_header, with_timeout, Platform, UpstreamRequest},
     routing::rate_limit::client_bucket,
 };
 use jwt::{Jwk, KeySet};
+use sha2::{Digest, Sha256};
 use std::cell::RefCell;
 
 /// How long the team's keys are used before they are fetched again.
@@ -50,6 +52,19 @@ fn presented_key(headers: &[(String, String)]) -> Option<&str> {
         .or_else(|| nonempty_header(headers, "x-api-key"))
 }
 
+/// The name of the key `presented` is, if it is one of `keys` (compared by SHA-256 digest, in
+/// constant time, over every key).
+fn key_name(keys: &[ApiKey], presented: &str) -> Option<String> {
+    let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
+    let mut found = None;
+    for key in keys {
+        if constant_time_eq(&key.digest, &digest) {
+            found = Some(key.name.clone());
+        }
+    }
+    found
+}
+
 impl<P: Platform> Edge<P> {
     /// The client a request counts as: `ip:<network>`, `access:<email>` or `key:<name>`.
     pub(super) async fn authenticate(
@@ -59,7 +74,7 @@ impl<P: Platform> Edge<P> {
         match &self.settings.access {
             Access::Public => Ok(client_bucket(headers)),
             Access::ApiKeys(keys) => presented_key(headers)
-                .and_then(|key| Access::key_name(keys, key))
+                .and_then(|key| key_name(keys, key))
                 .map(|name| format!("key:{name}"))
                 .ok_or_else(|| {
                     unauthorized(

@@ -33,7 +33,11 @@
 //! acts on `x-job-id` or `x-job-submitter` (or the body's `id`, which equals `x-job-id`)
 //! knows the edge said so.
 
-use crate::{config::host::is_loopback, crypto::hmac_sha256, text::hex::hex};
+use crate::{
+    config::host::is_loopback,
+    crypto::{constant_time_eq, hmac_sha256},
+    text::hex::hex,
+};
 
 /// The header that carries the signature.
 pub const SIGNATURE_HEADER: &str = "x-signature";
@@ -110,15 +114,7 @@ pub fn verify(
         return Err("timestamp outside the tolerance");
     }
     let expected = payload.mac(secret, timestamp);
-    // Constant time in the signature's content.
-    let matches = |candidate: &str| {
-        candidate.len() == expected.len()
-            && candidate
-                .bytes()
-                .zip(expected.bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    };
+    let matches = |candidate: &str| constant_time_eq(candidate.as_bytes(), expected.as_bytes());
     if signatures.into_iter().any(matches) {
         Ok(())
     } else {
@@ -431,23 +427,6 @@ mod tests {
             submitter,
             body,
         }
-    }
-
-    #[test]
-    fn hmac_matches_rfc_4231() {
-        // Test case 2.
-        assert_eq!(
-            hex(&hmac_sha256(b"Jefe", b"what do ya want for nothing?")),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        // Test case 6: a key longer than the block is hashed first.
-        assert_eq!(
-            hex(&hmac_sha256(
-                &[0xaa; 131],
-                b"Test Using Larger Than Block-Size Key - Hash Key First"
-            )),
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
-        );
     }
 
     #[test]

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::{
-    config::access::ApiKey,
     http::{ApiBody, ApiRequest, ApiResponse},
     test_support::{
         one_call_config, settings_with, Reply, ScriptedPlatform, START_MS, VALID_SIGNATURE,

@@ -46,6 +46,13 @@ pub struct ChatRequest {
     pub max_tokens: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f32>,
+    /// Nucleus sampling: only the most likely tokens whose probabilities add up to this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f32>,
+    /// Texts that end the answer where the model would write them (`done.stop_reason` is then
+    /// `stop_sequence`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Vec<String>>,
     /// Route name (`classify`, `generate`, `analyze`, `auto`); the edge's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub route: Option<String>,

@@ -91,6 +91,11 @@ fn main() -> anyhow::Result<()> {
         ),
         case(
             &world,
+            "a_stop_sequence_ends_the_answer_where_the_model_would_write_it",
+            a_stop_sequence_ends_the_answer_where_the_model_would_write_it,
+        ),
+        case(
+            &world,
             "the_chat_ui_is_served_at_the_root",
             the_chat_ui_is_served_at_the_root,
         ),
@@ -575,6 +580,27 @@ async fn hanging_durable_objects_slow_nothing_down(world: Arc<World>) -> anyhow:
             && log.contains("BUDGETS object did not answer within 500 ms"),
         || format!("no sign of the bounded calls in the log:\n{log}"),
     )
+}
+
+/// `stop_sequences` and `top_p` reach Bedrock's `inferenceConfig`: the answer ends before the
+/// first stop sequence, and says so.
+async fn a_stop_sequence_ends_the_answer_where_the_model_would_write_it(
+    world: Arc<World>,
+) -> anyhow::Result<()> {
+    let request = ChatRequest {
+        top_p: Some(0.9),
+        stop_sequences: Some(vec!["said".into()]),
+        ..ask("where do you stop?")
+    };
+    let outcome = chat(&world.stack.url, "/api/chat", &request, LIMIT).await?;
+    let Some(StreamEvent::Done(done)) = outcome.terminal() else {
+        anyhow::bail!("no done: {outcome:?}")
+    };
+    check(done.stop_reason == "stop_sequence", || format!("{done:?}"))?;
+    let text = outcome.text();
+    check(text.ends_with("You ") && !text.contains("said"), || {
+        format!("the answer went on: {text:?}")
+    })
 }
 
 async fn the_chat_ui_is_served_at_the_root(world: Arc<World>) -> anyhow::Result<()> {

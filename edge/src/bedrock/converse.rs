@@ -15,7 +15,7 @@ struct ConverseBody<'a> {
     messages: Vec<Message<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     system: Vec<Text<'a>>,
-    inference_config: InferenceConfig,
+    inference_config: InferenceConfig<'a>,
 }
 
 #[derive(Serialize)]
@@ -31,10 +31,14 @@ struct Text<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct InferenceConfig {
+struct InferenceConfig<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_sequences: Option<&'a [String]>,
 }
 
 /// The Converse / ConverseStream request body. `max_tokens` defaults to `default_max_tokens`
@@ -62,6 +66,8 @@ pub fn build_body(request: &ChatRequest, max_tokens_cap: u32, default_max_tokens
                 .unwrap_or(default_max_tokens)
                 .min(max_tokens_cap),
             temperature: request.temperature,
+            top_p: request.top_p,
+            stop_sequences: request.stop_sequences.as_deref(),
         },
     };
     // Strings and numbers only: serialising cannot fail.
@@ -342,6 +348,8 @@ pub(crate) mod tests {
             system: Some("Be brief.".into()),
             max_tokens: Some(100_000),
             temperature: Some(0.7),
+            top_p: Some(0.9),
+            stop_sequences: Some(vec!["END".into()]),
             ..ChatRequest::default()
         };
         let body: serde_json::Value =
@@ -355,7 +363,9 @@ pub(crate) mod tests {
                     {"role": "user", "content": [{"text": "Sum \"this\""}]},
                 ],
                 "system": [{"text": "Be brief."}],
-                "inferenceConfig": {"maxTokens": 8192, "temperature": 0.7},
+                "inferenceConfig": {
+                    "maxTokens": 8192, "temperature": 0.7, "topP": 0.9, "stopSequences": ["END"]
+                },
             })
         );
         let minimal = ChatRequest {

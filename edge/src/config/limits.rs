@@ -10,6 +10,9 @@ pub const MAX_MESSAGES: usize = 200;
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 pub const MAX_TOTAL_CHARS: usize = 400_000;
 pub const MAX_SYSTEM_CHARS: usize = 20_000;
+/// Most stop sequences a request may give (what every Converse model takes), and the longest.
+pub const MAX_STOP_SEQUENCES: usize = 4;
+pub const MAX_STOP_SEQUENCE_CHARS: usize = 100;
 /// Upper bound of `max_tokens`, also the cap on what is asked of Bedrock.
 pub const MAX_TOKENS: u32 = 8192;
 /// `maxTokens` sent to Bedrock when the request gives none.

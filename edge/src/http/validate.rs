@@ -3,8 +3,8 @@
 
 use super::error::ApiError;
 use crate::config::limits::{
-    ValidationError, MAX_BODY_BYTES, MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_SYSTEM_CHARS, MAX_TOKENS,
-    MAX_TOTAL_CHARS,
+    ValidationError, MAX_BODY_BYTES, MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_STOP_SEQUENCES,
+    MAX_STOP_SEQUENCE_CHARS, MAX_SYSTEM_CHARS, MAX_TOKENS, MAX_TOTAL_CHARS,
 };
 use crate::platform::header;
 use shared::{ChatRequest, ErrorCode, Role};
@@ -109,12 +109,28 @@ pub fn validate(request: &ChatRequest) -> Result<(), ValidationError> {
             ));
         }
     }
-    if let Some(temperature) = request.temperature {
-        if !(0.0..=1.0).contains(&temperature) {
+    for (field, value) in [
+        ("temperature", request.temperature),
+        ("top_p", request.top_p),
+    ] {
+        if value.is_some_and(|v| !(0.0..=1.0).contains(&v)) {
+            return Err(ValidationError::new(field, "must be between 0 and 1"));
+        }
+    }
+    if let Some(stops) = &request.stop_sequences {
+        if stops.len() > MAX_STOP_SEQUENCES {
             return Err(ValidationError::new(
-                "temperature",
-                "must be between 0 and 1",
+                "stop_sequences",
+                format!("must list at most {MAX_STOP_SEQUENCES}"),
             ));
+        }
+        for (i, stop) in stops.iter().enumerate() {
+            if stop.trim().is_empty() || stop.chars().count() > MAX_STOP_SEQUENCE_CHARS {
+                return Err(ValidationError::new(
+                    format!("stop_sequences[{i}]"),
+                    format!("must be 1 to {MAX_STOP_SEQUENCE_CHARS} characters, not all blank"),
+                ));
+            }
         }
     }
     Ok(())
@@ -248,6 +264,27 @@ mod tests {
                     ..request(vec![M::user("q")])
                 },
                 "temperature: must be between 0 and 1",
+            ),
+            (
+                ChatRequest {
+                    top_p: Some(1.01),
+                    ..request(vec![M::user("q")])
+                },
+                "top_p: must be between 0 and 1",
+            ),
+            (
+                ChatRequest {
+                    stop_sequences: Some(vec!["a".into(); 5]),
+                    ..request(vec![M::user("q")])
+                },
+                "stop_sequences: must list at most 4",
+            ),
+            (
+                ChatRequest {
+                    stop_sequences: Some(vec!["END".into(), " ".into()]),
+                    ..request(vec![M::user("q")])
+                },
+                "stop_sequences[1]: must be 1 to 100 characters, not all blank",
             ),
         ];
         for (request, expected) in cases {

@@ -12,6 +12,8 @@ pub struct Conversation {
     /// Words in all the input text (system and messages).
     pub input_words: u64,
     pub max_tokens: u64,
+    /// `inferenceConfig.stopSequences`: the answer ends before the first of them.
+    pub stop_sequences: Vec<String>,
 }
 
 const CONTENT_BLOCKS: [&str; 15] = [
@@ -83,10 +85,12 @@ pub fn parse(body: &Value) -> Result<Conversation, ApiError> {
         words += super::reply::count_words(&blocks_text(Some(system), "system")?);
     }
     let max_tokens = inference_config(body.get("inferenceConfig"))?;
+    let stop_sequences = stop_sequences(body.get("inferenceConfig"))?;
     Ok(Conversation {
         prompt,
         input_words: words,
         max_tokens,
+        stop_sequences,
     })
 }
 
@@ -162,6 +166,27 @@ fn inference_config(config: Option<&Value>) -> Result<u64, ApiError> {
             )
         }),
     }
+}
+
+/// `inferenceConfig.stopSequences`: a list of strings, when present.
+fn stop_sequences(config: Option<&Value>) -> Result<Vec<String>, ApiError> {
+    let Some(stops) = config.and_then(|c| c.get("stopSequences")) else {
+        return Ok(Vec::new());
+    };
+    stops
+        .as_array()
+        .and_then(|stops| {
+            stops
+                .iter()
+                .map(|s| s.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
+                .collect::<Option<Vec<String>>>()
+        })
+        .ok_or_else(|| {
+            ApiError::constraint(
+                "inferenceConfig.stopSequences",
+                "Member must be a list of non-empty strings",
+            )
+        })
 }
 
 fn usage(answer: &Answer) -> Value {

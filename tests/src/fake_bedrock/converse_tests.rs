@@ -15,14 +15,15 @@ fn a_valid_conversation_gives_the_last_user_text() {
             {"role": "assistant", "content": [{"text": "an answer"}]},
             {"role": "user", "content": [{"text": "second"}, {"image": {}}, {"text": "part"}]}
         ],
-        "inferenceConfig": {"maxTokens": 5, "temperature": 0.5, "topP": 1}
+        "inferenceConfig": {"maxTokens": 5, "temperature": 0.5, "topP": 1, "stopSequences": ["END"]}
     });
     assert_eq!(
         parse(&body),
         Ok(Conversation {
             prompt: "second part".into(),
             input_words: 8,
-            max_tokens: 5
+            max_tokens: 5,
+            stop_sequences: vec!["END".into()],
         })
     );
 }
@@ -63,7 +64,12 @@ fn invalid_bodies_name_the_problem() {
 
 #[test]
 fn stream_events_come_in_bedrock_order() {
-    let answer = Answer::new("m", "r", "p", 1, u64::MAX);
+    let answer = Answer::stopping(
+        &crate::fake_bedrock::reply::reply_text("m", "r", "p"),
+        1,
+        u64::MAX,
+        &[],
+    );
     let names: Vec<&str> = stream_parts(&answer, 3)
         .iter()
         .map(|p| p.event_type)

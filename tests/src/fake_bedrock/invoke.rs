@@ -107,6 +107,7 @@ fn parse_anthropic(body: &Value) -> Result<Conversation, ApiError> {
         prompt,
         input_words: words,
         max_tokens,
+        stop_sequences: Vec::new(),
     })
 }
 

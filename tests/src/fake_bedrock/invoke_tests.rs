@@ -69,7 +69,12 @@ fn formats_follow_the_model_id_then_the_body() {
 
 #[test]
 fn chunks_wrap_the_native_events() {
-    let answer = Answer::new("m", "r", "p", 1, u64::MAX);
+    let answer = Answer::stopping(
+        &crate::fake_bedrock::reply::reply_text("m", "r", "p"),
+        1,
+        u64::MAX,
+        &[],
+    );
     let decode = |part: &Part| -> Value {
         let bytes = STANDARD
             .decode(part.payload["bytes"].as_str().unwrap())

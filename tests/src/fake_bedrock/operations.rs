@@ -6,7 +6,7 @@ use super::{
     errors::ApiError,
     faults::Fault,
     invoke::{self, Format},
-    reply::Answer,
+    reply::{reply_text, Answer},
     routes::Operation,
     server::Server,
     stream::{self, Part, Piece},
@@ -72,16 +72,17 @@ async fn run(call: &Call<'_>, operation: Operation, body: &[u8]) -> Result<Respo
         }
     }
 
-    let answer = match call.server.control.reply_for(call.model_id) {
-        Some(text) => Answer::of_text(&text, conversation.input_words, conversation.max_tokens),
-        None => Answer::new(
-            call.model_id,
-            call.region,
-            &conversation.prompt,
-            conversation.input_words,
-            conversation.max_tokens,
-        ),
-    };
+    let text = call
+        .server
+        .control
+        .reply_for(call.model_id)
+        .unwrap_or_else(|| reply_text(call.model_id, call.region, &conversation.prompt));
+    let answer = Answer::stopping(
+        &text,
+        conversation.input_words,
+        conversation.max_tokens,
+        &conversation.stop_sequences,
+    );
     let frame_delay = match fault {
         Some(Fault::SlowTokens { ms }) => Duration::from_millis(ms),
         _ => Duration::from_millis(call.server.config.token_delay_ms),

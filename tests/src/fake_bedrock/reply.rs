@@ -35,35 +35,28 @@ pub fn count_words(text: &str) -> u64 {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answer {
     pub deltas: Vec<String>,
-    /// `end_turn`, or `max_tokens` when the answer was cut short.
+    /// `end_turn`, `max_tokens` when the answer was cut short, or `stop_sequence`.
     pub stop_reason: &'static str,
     pub input_tokens: u64,
 }
 
 impl Answer {
-    /// The answer for `prompt`, cut to `max_tokens` deltas; `input_words` is the word count of
-    /// all the input text (at least 1 token is billed).
-    pub fn new(
-        model_id: &str,
-        region: &str,
-        prompt: &str,
-        input_words: u64,
-        max_tokens: u64,
-    ) -> Self {
-        Self::of_text(
-            &reply_text(model_id, region, prompt),
-            input_words,
-            max_tokens,
-        )
-    }
-
-    /// The answer `text` (a reply set through the control API), cut the same way.
-    pub fn of_text(text: &str, input_words: u64, max_tokens: u64) -> Self {
+    /// The answer `text` (the default reply, or one set through the control API), billed
+    /// `input_words` input tokens (at least 1), ended before the first of `stops` it holds (as a model stops where
+    /// it would write a stop sequence), and cut to `max_tokens` deltas.
+    pub fn stopping(text: &str, input_words: u64, max_tokens: u64, stops: &[String]) -> Self {
+        let stop_at = stops
+            .iter()
+            .filter_map(|stop| text.find(stop.as_str()))
+            .min();
+        let text = stop_at.map_or(text, |at| &text[..at]);
         let mut deltas = reply_deltas(text);
         let cut = usize::try_from(max_tokens).unwrap_or(usize::MAX);
         let stop_reason = if deltas.len() > cut {
             deltas.truncate(cut);
             "max_tokens"
+        } else if stop_at.is_some() {
+            "stop_sequence"
         } else {
             "end_turn"
         };
@@ -117,20 +110,30 @@ mod tests {
 
     #[test]
     fn max_tokens_cuts_the_answer() {
-        let full = Answer::new("m", "r", "p", 0, u64::MAX);
+        let full = Answer::stopping(&reply_text("m", "r", "p"), 0, u64::MAX, &[]);
         assert_eq!((full.stop_reason, full.input_tokens), ("end_turn", 1));
         assert_eq!(full.text(), reply_text("m", "r", "p"));
-        let cut = Answer::new("m", "r", "p", 7, 3);
+        let cut = Answer::stopping(&reply_text("m", "r", "p"), 7, 3, &[]);
         assert_eq!(
             (cut.stop_reason, cut.output_tokens(), cut.input_tokens),
             ("max_tokens", 3, 7)
         );
         assert_eq!(cut.text(), "Hello from m ");
-        let set = Answer::of_text("# Title\n\nSome *text*.", 1, 2);
+        let set = Answer::stopping("# Title\n\nSome *text*.", 1, 2, &[]);
         assert_eq!(
             (set.text(), set.stop_reason),
             ("# Title\n\n".into(), "max_tokens")
         );
         assert_eq!(count_words(" two  words\n"), 2);
+    }
+
+    #[test]
+    fn a_stop_sequence_ends_the_answer_before_it() {
+        let stops = ["said".to_owned(), "word".to_owned()];
+        let stopped = Answer::stopping(&reply_text("m", "r", "p"), 1, u64::MAX, &stops);
+        assert_eq!(
+            (stopped.text().as_str(), stopped.stop_reason),
+            ("Hello from m in r. You ", "stop_sequence")
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::{sync::Arc, time::Duration};
 use tests::{
     access_issuer::{AccessIssuer, KEY_ID},
     client::{chat, chat_raw, ChatOutcome},
-    fake_bedrock::{reply_text, FakeConfig, Fault, FaultRule},
+    fake_bedrock::{reply_text, FakeBedrock, FakeConfig, Fault, FaultRule},
     harness::{self, case, check, StackWorld},
     stack::{Stack, StackOptions, Upstream, WorkerRuntime},
 };
@@ -28,6 +28,40 @@ impl StackWorld for World {
     }
     fn stack(&self) -> &Stack {
         &self.stack
+    }
+}
+
+impl World {
+    /// The fake Bedrock every stack of these tests calls.
+    fn fake(&self) -> anyhow::Result<&FakeBedrock> {
+        self.stack
+            .fake
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("no fake"))
+    }
+
+    /// Another stack on the same fake Bedrock (with its credentials), on `runtime`, with more
+    /// Worker `vars` and the Durable Object bindings in `hanging_objects` never answering.
+    async fn second_stack(
+        &self,
+        runtime: WorkerRuntime,
+        vars: Vec<(String, String)>,
+        hanging_objects: Vec<&'static str>,
+    ) -> anyhow::Result<Stack> {
+        let config = FakeConfig::default();
+        Stack::start(StackOptions {
+            runtime,
+            port: 0,
+            upstream: Upstream::Aws(vec![
+                ("BEDROCK_ENDPOINT".into(), self.fake()?.url()),
+                ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
+                ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
+            ]),
+            vars,
+            inherit_output: false,
+            hanging_objects,
+        })
+        .await
     }
 }
 
@@ -310,11 +344,7 @@ async fn invalid_fields_are_a_400_naming_the_field(world: Arc<World>) -> anyhow:
 }
 
 async fn wrong_secret_ends_in_a_clear_error(world: Arc<World>) -> anyhow::Result<()> {
-    let fake = world
-        .stack
-        .fake
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let fake = world.fake()?;
     let wrong_secret = "not-the-secret-the-fake-expects";
     let misconfigured = Stack::start(StackOptions {
         runtime: WorkerRuntime::WranglerDev,
@@ -397,31 +427,20 @@ async fn a_misconfigured_edge_says_so_without_its_configuration(
 async fn a_spent_token_budget_refuses_the_client_before_bedrock(
     world: Arc<World>,
 ) -> anyhow::Result<()> {
-    let fake = world
-        .stack
-        .fake
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let fake = world.fake()?;
     let model = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
     let routes = format!(
         r#"{{"default_route": "generate",
             "routes": {{"generate": {{"targets": [{{"model": "{model}", "region": "us-east-1"}}]}}}},
             "token_budget": {{"tokens": 1, "period_s": 3600}}}}"#
     );
-    let config = FakeConfig::default();
-    let stack = Stack::start(StackOptions {
-        runtime: WorkerRuntime::WranglerDev,
-        port: 0,
-        upstream: Upstream::Aws(vec![
-            ("BEDROCK_ENDPOINT".into(), fake.url()),
-            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
-            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
-        ]),
-        vars: vec![("ROUTES".into(), routes)],
-        inherit_output: false,
-        hanging_objects: Vec::new(),
-    })
-    .await?;
+    let stack = world
+        .second_stack(
+            WorkerRuntime::WranglerDev,
+            vec![("ROUTES".into(), routes)],
+            Vec::new(),
+        )
+        .await?;
     let before = fake.calls(model);
     let first = chat(&stack.url, "/api/chat", &ask("spend it"), LIMIT).await?;
     check(
@@ -470,31 +489,16 @@ async fn a_spent_token_budget_refuses_the_client_before_bedrock(
 async fn behind_cloudflare_access_only_verified_assertions_chat(
     world: Arc<World>,
 ) -> anyhow::Result<()> {
-    let fake = world
-        .stack
-        .fake
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
     let issuer = AccessIssuer::new()?;
     let team = issuer.serve().await?;
-    let config = FakeConfig::default();
-    let stack = Stack::start(StackOptions {
-        runtime: WorkerRuntime::Miniflare,
-        port: 0,
-        upstream: Upstream::Aws(vec![
-            ("BEDROCK_ENDPOINT".into(), fake.url()),
-            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
-            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
-        ]),
-        vars: vec![
-            ("ACCESS_MODE".into(), "cloudflare_access".into()),
-            ("ACCESS_TEAM_DOMAIN".into(), team.clone()),
-            ("ACCESS_AUD".into(), "aud-e2e".into()),
-        ],
-        inherit_output: false,
-        hanging_objects: Vec::new(),
-    })
-    .await?;
+    let vars = vec![
+        ("ACCESS_MODE".into(), "cloudflare_access".into()),
+        ("ACCESS_TEAM_DOMAIN".into(), team.clone()),
+        ("ACCESS_AUD".into(), "aud-e2e".into()),
+    ];
+    let stack = world
+        .second_stack(WorkerRuntime::Miniflare, vars, Vec::new())
+        .await?;
     let now = tests::wall_clock::now_ms() / 1000;
     let claims = |aud: &str, email: &str| serde_json::json!({"iss": team, "aud": [aud], "exp": now + 600, "iat": now, "email": email});
     let good = issuer.sign(KEY_ID, &claims("aud-e2e", "ana@example.com"));
@@ -540,25 +544,13 @@ async fn behind_cloudflare_access_only_verified_assertions_chat(
 /// The health and budget objects never answer: every call to them is given up after its
 /// bound, planning goes on with what the isolate knows, and chat and `/api/health` answer.
 async fn hanging_durable_objects_slow_nothing_down(world: Arc<World>) -> anyhow::Result<()> {
-    let fake = world
-        .stack
-        .fake
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
-    let config = FakeConfig::default();
-    let stack = Stack::start(StackOptions {
-        runtime: WorkerRuntime::Miniflare,
-        port: 0,
-        upstream: Upstream::Aws(vec![
-            ("BEDROCK_ENDPOINT".into(), fake.url()),
-            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
-            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
-        ]),
-        vars: vec![],
-        inherit_output: false,
-        hanging_objects: vec!["HEALTH", "BUDGETS"],
-    })
-    .await?;
+    let stack = world
+        .second_stack(
+            WorkerRuntime::Miniflare,
+            Vec::new(),
+            vec!["HEALTH", "BUDGETS"],
+        )
+        .await?;
     for _ in 0..2 {
         let outcome = chat(&stack.url, "/api/chat", &ask("still there?"), LIMIT).await?;
         check(
@@ -636,35 +628,16 @@ const PLATFORM_ROUTES: &str = r#"{
 
 /// A second stack on the same fake Bedrock with [`PLATFORM_ROUTES`].
 async fn platform_stack(world: &World) -> anyhow::Result<Stack> {
-    let fake = world
-        .stack
-        .fake
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
-    let config = FakeConfig::default();
-    Stack::start(StackOptions {
-        runtime: WorkerRuntime::WranglerDev,
-        port: 0,
-        upstream: Upstream::Aws(vec![
-            ("BEDROCK_ENDPOINT".into(), fake.url()),
-            ("AWS_ACCESS_KEY_ID".into(), config.access_key_id),
-            ("AWS_SECRET_ACCESS_KEY".into(), config.secret_access_key),
-        ]),
-        vars: vec![("ROUTES".into(), PLATFORM_ROUTES.to_owned())],
-        inherit_output: false,
-        hanging_objects: Vec::new(),
-    })
-    .await
+    let vars = vec![("ROUTES".into(), PLATFORM_ROUTES.to_owned())];
+    world
+        .second_stack(WorkerRuntime::WranglerDev, vars, Vec::new())
+        .await
 }
 
 async fn a_burst_over_the_rate_limit_is_refused_before_bedrock(
     world: Arc<World>,
 ) -> anyhow::Result<()> {
-    let fake = world
-        .stack
-        .fake
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let fake = world.fake()?;
     let model = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
     let stack = platform_stack(&world).await?;
     let before = fake.calls(model);
@@ -730,11 +703,7 @@ async fn start_early_in_a_rate_limit_window() {
 async fn the_circuit_opens_in_the_durable_object_and_fails_fast(
     world: Arc<World>,
 ) -> anyhow::Result<()> {
-    let fake = world
-        .stack
-        .fake
-        .as_ref()
-        .ok_or_else(|| anyhow::anyhow!("no fake"))?;
+    let fake = world.fake()?;
     let model = "us.anthropic.claude-opus-4-20250514-v1:0";
     fake.set_fault(FaultRule::new(model, Fault::Unavailable))?;
     let stack = platform_stack(&world).await?;

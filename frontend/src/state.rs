@@ -176,24 +176,27 @@ impl Message {
 /// The messages to send for a conversation: empty answers are left out and consecutive
 /// messages of one role are joined, since the model expects turns to alternate.
 pub fn history<'a>(messages: impl IntoIterator<Item = (Role, &'a str)>) -> Vec<ChatMessage> {
-    let mut out: Vec<ChatMessage> = Vec::new();
+    let mut turns: Vec<(Role, String)> = Vec::new();
     for (role, text) in messages {
         let text = text.trim();
         if text.is_empty() {
             continue;
         }
-        match out.last_mut() {
-            Some(last) if last.role == role => {
-                last.content.push_str("\n\n");
-                last.content.push_str(text);
+        match turns.last_mut() {
+            Some((last, joined)) if *last == role => {
+                joined.push_str("\n\n");
+                joined.push_str(text);
             }
-            _ => out.push(ChatMessage {
-                role,
-                content: text.to_owned(),
-            }),
+            _ => turns.push((role, text.to_owned())),
         }
     }
-    out
+    turns
+        .into_iter()
+        .map(|(role, text)| ChatMessage {
+            role,
+            content: text.into(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

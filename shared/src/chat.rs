@@ -1,5 +1,6 @@
 //! The chat request a client sends to `/api/chat` and the non-streamed answer.
 
+use crate::content::Content;
 use serde::{Deserialize, Serialize};
 
 /// Who wrote a message in the conversation.
@@ -15,18 +16,19 @@ pub enum Role {
 #[serde(deny_unknown_fields)]
 pub struct ChatMessage {
     pub role: Role,
-    pub content: String,
+    /// A string, or content blocks ([`Content`]).
+    pub content: Content,
 }
 
 impl ChatMessage {
-    pub fn user(content: impl Into<String>) -> Self {
+    pub fn user(content: impl Into<Content>) -> Self {
         Self {
             role: Role::User,
             content: content.into(),
         }
     }
 
-    pub fn assistant(content: impl Into<String>) -> Self {
+    pub fn assistant(content: impl Into<Content>) -> Self {
         Self {
             role: Role::Assistant,
             content: content.into(),

@@ -3,6 +3,7 @@
 //! Everything here is plain data plus (de)serialisation: no I/O, no platform code.
 
 pub mod chat;
+pub mod content;
 pub mod error;
 pub mod events;
 pub mod health;
@@ -12,5 +13,6 @@ pub mod sse;
 pub mod widget;
 
 pub use chat::{ChatMessage, ChatRequest, ChatResponse, Role, Usage};
+pub use content::{Content, ContentBlock};
 pub use error::{ApiError, ErrorBody, ErrorCode};
 pub use events::{Delta, Done, Fallback, Meta, StreamError, StreamEvent};

@@ -564,7 +564,7 @@ async fn invalid_bodies_are_4xx_naming_the_field_before_any_upstream_call() {
         let message = seen.json()["error"]["message"].as_str().unwrap().to_owned();
         assert!(message.contains(says), "{message} should say {says}");
     }
-    let big = json!({"messages": [user(&"x".repeat(1024 * 1024))]});
+    let big = json!({"messages": [user(&"x".repeat(11 * 1024 * 1024))]});
     assert_eq!(world.post("/api/chat", big, &[]).await.status, 413);
     assert_eq!(
         world.calls(SONNET) + world.calls(HAIKU) + world.calls(NOVA),

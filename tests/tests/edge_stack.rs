@@ -130,6 +130,11 @@ fn main() -> anyhow::Result<()> {
         ),
         case(
             &world,
+            "an_image_and_a_document_reach_the_model_and_bad_bytes_do_not",
+            an_image_and_a_document_reach_the_model_and_bad_bytes_do_not,
+        ),
+        case(
+            &world,
             "the_chat_ui_is_served_at_the_root",
             the_chat_ui_is_served_at_the_root,
         ),
@@ -226,7 +231,7 @@ async fn invalid_json_is_a_400_naming_the_problem(world: Arc<World>) -> anyhow::
     Ok(())
 }
 
-/// Bodies over the limit get the JSON 413 without being read: one declares 8 MiB in its
+/// Bodies over the limit get the JSON 413 without being read: one declares 16 MiB in its
 /// `Content-Length` and sends none of it, one streams chunks with no length and never ends.
 /// An edge that waited for either body to end would never answer. On Miniflare, the runtime
 /// `wrangler dev` drives: wrangler's own dev proxy in front of it reads whole request bodies
@@ -258,12 +263,12 @@ async fn an_oversized_body_is_refused_with_413_without_being_buffered(
     ]
     .concat();
     let cases = [
-        ("declared", head("Content-Length: 8388608").into_bytes()),
+        ("declared", head("Content-Length: 16777216").into_bytes()),
         (
             "streamed",
             [
                 head("Transfer-Encoding: chunked").into_bytes(),
-                chunk.repeat(24),
+                chunk.repeat(170),
             ]
             .concat(),
         ),
@@ -592,6 +597,58 @@ async fn a_stop_sequence_ends_the_answer_where_the_model_would_write_it(
     let text = outcome.text();
     check(text.ends_with("You ") && !text.contains("said"), || {
         format!("the answer went on: {text:?}")
+    })
+}
+
+/// Content blocks in Converse's shape: an image and a document reach Bedrock as they were
+/// sent (the fake's answer names what it was given), and bytes that are not base64 are a
+/// 400 naming the block, before any Bedrock call.
+async fn an_image_and_a_document_reach_the_model_and_bad_bytes_do_not(
+    world: Arc<World>,
+) -> anyhow::Result<()> {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let png_len = STANDARD.decode(PNG)?.len();
+    let ask_with = |block: serde_json::Value| -> anyhow::Result<ChatRequest> {
+        Ok(serde_json::from_value(serde_json::json!({"messages": [
+            {"role": "user", "content": [{"text": "What is this?"}, block]}
+        ]}))?)
+    };
+    let image = serde_json::json!({"image": {"format": "png", "source": {"bytes": PNG}}});
+    let document = serde_json::json!({"document": {
+        "format": "txt", "name": "Notes (v2)", "source": {"bytes": STANDARD.encode("hello")}
+    }});
+    let mut model = String::new();
+    for (block, seen) in [
+        (image, format!("[image: png, {png_len} bytes]")),
+        (document, "[document: Notes (v2), 5 bytes]".to_owned()),
+    ] {
+        let outcome = chat(&world.stack.url, "/api/chat", &ask_with(block)?, LIMIT).await?;
+        if let Some(StreamEvent::Meta(meta)) = outcome.events().first() {
+            model.clone_from(&meta.model);
+        }
+        check(
+            matches!(outcome.terminal(), Some(StreamEvent::Done(_))),
+            || format!("{outcome:?}"),
+        )?;
+        check(outcome.text().contains(&seen), || {
+            format!("the model was not given {seen}: {:?}", outcome.text())
+        })?;
+    }
+    let fake = world.fake()?;
+    let before = fake.calls(&model);
+    let bad = serde_json::json!({"image": {"format": "png", "source": {"bytes": "not base64!"}}});
+    let outcome = chat(&world.stack.url, "/api/chat", &ask_with(bad)?, LIMIT).await?;
+    let ChatOutcome::Refused { status, error } = outcome else {
+        anyhow::bail!("expected a refusal: {outcome:?}")
+    };
+    check(
+        status == 400
+            && error.error.field.as_deref() == Some("messages[0].content[1].image.source.bytes"),
+        || format!("{status} {error:?}"),
+    )?;
+    check(fake.calls(&model) == before, || {
+        "a refused body reached Bedrock".into()
     })
 }
 

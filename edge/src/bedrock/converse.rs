@@ -8,6 +8,7 @@ use crate::bedrock::{
 };
 use serde::{Deserialize, Serialize};
 use shared::{ChatRequest, Role, Usage};
+use std::borrow::Cow;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -21,7 +22,8 @@ struct ConverseBody<'a> {
 #[derive(Serialize)]
 struct Message<'a> {
     role: Role,
-    content: [Text<'a>; 1],
+    /// The client's blocks as they came: the chat API writes them in Converse's shape.
+    content: Cow<'a, [shared::ContentBlock]>,
 }
 
 #[derive(Serialize)]
@@ -50,7 +52,7 @@ pub fn build_body(request: &ChatRequest, max_tokens_cap: u32, default_max_tokens
             .iter()
             .map(|m| Message {
                 role: m.role,
-                content: [Text { text: &m.content }],
+                content: m.content.blocks(),
             })
             .collect(),
         system: request
@@ -367,6 +369,23 @@ pub(crate) mod tests {
                     "maxTokens": 8192, "temperature": 0.7, "topP": 0.9, "stopSequences": ["END"]
                 },
             })
+        );
+        let with_image: ChatRequest = serde_json::from_value(serde_json::json!({"messages": [
+            {"role": "user", "content": [
+                {"text": "What is this?"},
+                {"image": {"format": "png", "source": {"bytes": "iVBORw0KGgo="}}}
+            ]}
+        ]}))
+        .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&build_body(&with_image, 8192, 1024)).unwrap();
+        assert_eq!(
+            body["messages"][0]["content"],
+            serde_json::json!([
+                {"text": "What is this?"},
+                {"image": {"format": "png", "source": {"bytes": "iVBORw0KGgo="}}}
+            ]),
+            "blocks go to Converse as they came"
         );
         let minimal = ChatRequest {
             messages: vec![ChatMessage::user("Hi")],

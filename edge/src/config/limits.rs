@@ -4,12 +4,20 @@
 use std::fmt;
 
 /// Largest accepted JSON request body.
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
 pub const MAX_MESSAGES: usize = 200;
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 pub const MAX_TOTAL_CHARS: usize = 400_000;
 pub const MAX_SYSTEM_CHARS: usize = 20_000;
+/// Most images in one conversation, and the largest one (decoded), as Bedrock takes them.
+pub const MAX_IMAGES: usize = 20;
+pub const MAX_IMAGE_BYTES: usize = 3_750_000;
+/// Most documents in one conversation, and the largest one (decoded).
+pub const MAX_DOCUMENTS: usize = 5;
+pub const MAX_DOCUMENT_BYTES: usize = 4_500_000;
+/// Longest document name.
+pub const MAX_DOCUMENT_NAME: usize = 200;
 /// Most stop sequences a request may give (what every Converse model takes), and the longest.
 pub const MAX_STOP_SEQUENCES: usize = 4;
 pub const MAX_STOP_SEQUENCE_CHARS: usize = 100;

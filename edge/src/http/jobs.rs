@@ -27,6 +27,8 @@ use shared::{
     ChatRequest, ErrorCode,
 };
 
+/// Largest chat request a job stores (a D1 row holds at most 2 MB).
+pub const MAX_JOB_REQUEST_BYTES: usize = 1024 * 1024;
 /// Longest `Idempotency-Key`.
 pub const MAX_IDEMPOTENCY_KEY: usize = 255;
 /// Most jobs one `GET /api/jobs` lists.
@@ -161,6 +163,15 @@ pub fn prepare(
                 ..chat
             };
             let input = serde_json::to_string(&stored).unwrap_or_default();
+            if input.len() > MAX_JOB_REQUEST_BYTES {
+                return Err(ApiError {
+                    field: Some("request".into()),
+                    ..ApiError::invalid(format!(
+                        "request: a job's request must be at most {MAX_JOB_REQUEST_BYTES} bytes \
+                         (it is stored with the job); send large attachments to /api/chat"
+                    ))
+                });
+            }
             (JobKind::Converse, choice.route, input, limits)
         }
         (None, Some(model_input)) => {

@@ -7,7 +7,10 @@ use crate::config::limits::{
     MAX_STOP_SEQUENCE_CHARS, MAX_SYSTEM_CHARS, MAX_TOKENS, MAX_TOTAL_CHARS,
 };
 use crate::platform::header;
-use shared::{ChatRequest, ErrorCode, Role};
+use content::{check_blocks, MediaCount};
+use shared::{ChatRequest, Content, ErrorCode, Role};
+
+mod content;
 
 /// Whether `Content-Length` already says the body is over the limit: the host then does not
 /// read it at all (see `worker`), and reads any other body only to one byte past the limit.
@@ -52,13 +55,19 @@ pub fn validate(request: &ChatRequest) -> Result<(), ValidationError> {
         ));
     }
     let mut total = 0;
+    let mut media = MediaCount::default();
     for (i, message) in messages.iter().enumerate() {
-        let chars = message.content.chars().count();
-        if message.content.trim().is_empty() {
-            return Err(ValidationError::new(
-                format!("messages[{i}].content"),
-                "must not be empty",
-            ));
+        let text = message.content.text();
+        let chars = text.chars().count();
+        match &message.content {
+            Content::Text(text) if text.trim().is_empty() => {
+                return Err(ValidationError::new(
+                    format!("messages[{i}].content"),
+                    "must not be empty",
+                ));
+            }
+            Content::Text(_) => {}
+            Content::Blocks(blocks) => check_blocks(i, blocks, &mut media)?,
         }
         if chars > MAX_MESSAGE_CHARS {
             return Err(ValidationError::new(

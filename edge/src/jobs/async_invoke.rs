@@ -31,8 +31,8 @@ pub struct AsyncInvokeOutput {
 }
 
 /// Largest model input, as compact JSON: room for a Nova Reel input with a 1280×720 keyframe
-/// inline (a JPEG's base64 is a few hundred KB), within the 1 MiB request body, and a bound
-/// of its own on what each job stores.
+/// inline (a JPEG's base64 is a few hundred KB), and a bound on what each job stores (a D1
+/// row holds at most 2 MB).
 pub const MAX_INPUT_BYTES: usize = 768 * 1024;
 /// Deepest nesting of objects and arrays in a model input, the input itself being level 1.
 /// Native inputs need about six (`multiShotManualParams.shots[i].image.source`); the bound

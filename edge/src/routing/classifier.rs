@@ -99,14 +99,15 @@ pub fn classify(request: &ChatRequest, thresholds: &Thresholds) -> Classificatio
     let mut writing = false;
     let mut simple = false;
     for message in &request.messages {
-        chars += message.content.chars().count();
-        fences += message.content.matches("```").count() / 2;
-        code_lines += message.content.lines().filter(|l| is_code_line(l)).count();
+        let content = message.content.text();
+        chars += content.chars().count();
+        fences += content.matches("```").count() / 2;
+        code_lines += content.lines().filter(|l| is_code_line(l)).count();
         if message.role != Role::User {
             continue;
         }
         // The cues are ASCII: lowercasing ASCII is enough to match them in any case.
-        let text = message.content.to_ascii_lowercase();
+        let text = content.to_ascii_lowercase();
         for (cue, label) in REASONING_CUES {
             if text.contains(cue) && !reasoning.contains(&label) {
                 reasoning.push(label);

@@ -94,8 +94,10 @@ pub fn parse(body: &Value) -> Result<Conversation, ApiError> {
     })
 }
 
-/// The text of a list of content blocks (joined by spaces); checks each block is a union
-/// with exactly one known member, and that `text` members are strings.
+/// The text of a list of content blocks (joined by spaces), an image or document standing as
+/// `[image: png, 67 bytes]` / `[document: Name, 5 bytes]` so that an answer shows what the
+/// model was given; checks each block is a union with exactly one known member, that `text`
+/// members are strings and that media bytes are base64.
 fn blocks_text(blocks: Option<&Value>, path: &str) -> Result<String, ApiError> {
     let Some(Value::Array(blocks)) = blocks else {
         return Err(ApiError::constraint(
@@ -103,7 +105,7 @@ fn blocks_text(blocks: Option<&Value>, path: &str) -> Result<String, ApiError> {
             "Member must be a non-null list of content blocks",
         ));
     };
-    let mut texts = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     for (j, block) in blocks.iter().enumerate() {
         let member = format!("{path}.{}.member", j + 1);
         let Some(fields) = block.as_object().filter(|f| f.len() == 1) else {
@@ -112,12 +114,15 @@ fn blocks_text(blocks: Option<&Value>, path: &str) -> Result<String, ApiError> {
             )));
         };
         match fields.iter().next() {
-            Some((key, Value::String(text))) if key == "text" => texts.push(text.as_str()),
+            Some((key, Value::String(text))) if key == "text" => texts.push(text.clone()),
             Some((key, _)) if key == "text" => {
                 return Err(ApiError::constraint(
                     &format!("{member}.text"),
                     "Member must be a string",
                 ))
+            }
+            Some((key, media)) if key == "image" || key == "document" => {
+                texts.push(media_text(key, media, &format!("{member}.{key}"))?);
             }
             Some((key, _)) if CONTENT_BLOCKS.contains(&key.as_str()) => {}
             Some((key, _)) => {
@@ -129,6 +134,28 @@ fn blocks_text(blocks: Option<&Value>, path: &str) -> Result<String, ApiError> {
         }
     }
     Ok(texts.join(" "))
+}
+
+/// `[image: png, 67 bytes]` for an image block (`[document: Name, 5 bytes]`); refuses bytes
+/// that are not base64, as Bedrock does.
+fn media_text(kind: &str, media: &Value, member: &str) -> Result<String, ApiError> {
+    use base64::{engine::general_purpose::STANDARD, Engine};
+    let bytes = media
+        .pointer("/source/bytes")
+        .and_then(Value::as_str)
+        .and_then(|b| STANDARD.decode(b).ok())
+        .ok_or_else(|| {
+            ApiError::constraint(
+                &format!("{member}.source.bytes"),
+                "Member must be a valid Base64-encoded blob",
+            )
+        })?;
+    let label = match kind {
+        "image" => media.get("format").and_then(Value::as_str),
+        _ => media.get("name").and_then(Value::as_str),
+    }
+    .unwrap_or("?");
+    Ok(format!("[{kind}: {label}, {} bytes]", bytes.len()))
 }
 
 /// `maxTokens >= 1` (Nova's `max_new_tokens` also accepted), `temperature` and `topP` in [0, 1].

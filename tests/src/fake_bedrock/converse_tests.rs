@@ -13,15 +13,16 @@ fn a_valid_conversation_gives_the_last_user_text() {
         "messages": [
             {"role": "user", "content": [{"text": "first question"}]},
             {"role": "assistant", "content": [{"text": "an answer"}]},
-            {"role": "user", "content": [{"text": "second"}, {"image": {}}, {"text": "part"}]}
+            {"role": "user", "content": [{"text": "second"}, {"image": {"format": "png", "source": {"bytes": "aGk="}}}, {"text": "part"}]}
         ],
         "inferenceConfig": {"maxTokens": 5, "temperature": 0.5, "topP": 1, "stopSequences": ["END"]}
     });
     assert_eq!(
         parse(&body),
         Ok(Conversation {
-            prompt: "second part".into(),
-            input_words: 8,
+            prompt: "second [image: png, 2 bytes] part".into(),
+            // The image bills as the words standing for it, as an image bills input tokens.
+            input_words: 12,
             max_tokens: 5,
             stop_sequences: vec!["END".into()],
         })

@@ -13,6 +13,8 @@ pub const MAX_SYSTEM_CHARS: usize = 20_000;
 /// Most images in one conversation, and the largest one (decoded), as Bedrock takes them.
 pub const MAX_IMAGES: usize = 20;
 pub const MAX_IMAGE_BYTES: usize = 3_750_000;
+/// Widest and tallest image, in pixels, where its header says.
+pub const MAX_IMAGE_SIDE: u32 = 8_000;
 /// Most documents in one conversation, and the largest one (decoded).
 pub const MAX_DOCUMENTS: usize = 5;
 pub const MAX_DOCUMENT_BYTES: usize = 4_500_000;

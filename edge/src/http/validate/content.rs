@@ -3,9 +3,10 @@
 //! document names in Bedrock's character set. Errors name the block's field
 //! (`messages[2].content[1].image.source.bytes`).
 
+use super::image_size::dimensions;
 use crate::config::limits::{
     ValidationError, MAX_DOCUMENTS, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_NAME, MAX_IMAGES,
-    MAX_IMAGE_BYTES,
+    MAX_IMAGE_BYTES, MAX_IMAGE_SIDE,
 };
 use base64::{engine::general_purpose::STANDARD, Engine};
 use shared::{content::Source, ContentBlock};
@@ -47,7 +48,17 @@ pub fn check_blocks(
                         format!("a conversation may hold at most {MAX_IMAGES} images"),
                     ));
                 }
-                check_bytes(&image.source, &format!("{at}.image"), MAX_IMAGE_BYTES)?;
+                let bytes = check_bytes(&image.source, &format!("{at}.image"), MAX_IMAGE_BYTES)?;
+                if let Some((width, height)) = dimensions(&bytes) {
+                    if width.max(height) > MAX_IMAGE_SIDE {
+                        return Err(ValidationError::new(
+                            format!("{at}.image.source.bytes"),
+                            format!(
+                                "the image is {width}x{height} px; at most {MAX_IMAGE_SIDE} px a side"
+                            ),
+                        ));
+                    }
+                }
             }
             ContentBlock::Document(document) => {
                 count.documents += 1;
@@ -69,8 +80,9 @@ pub fn check_blocks(
     Ok(())
 }
 
-/// Base64 that decodes to at most `limit` bytes (its size is known before decoding).
-fn check_bytes(source: &Source, at: &str, limit: usize) -> Result<(), ValidationError> {
+/// Base64 that decodes to at most `limit` bytes (its size is known before decoding); the
+/// bytes.
+fn check_bytes(source: &Source, at: &str, limit: usize) -> Result<Vec<u8>, ValidationError> {
     let field = format!("{at}.source.bytes");
     let encoded = source.bytes.trim_end_matches('=');
     if encoded.is_empty() {
@@ -83,7 +95,7 @@ fn check_bytes(source: &Source, at: &str, limit: usize) -> Result<(), Validation
         ));
     }
     match STANDARD.decode(source.bytes.as_bytes()) {
-        Ok(bytes) if bytes.len() <= limit => Ok(()),
+        Ok(bytes) if bytes.len() <= limit => Ok(bytes),
         Ok(_) => Err(ValidationError::new(
             field,
             format!("must be at most {limit} bytes once decoded"),
@@ -121,8 +133,17 @@ fn check_name(name: &str, at: &str) -> Result<(), ValidationError> {
 #[cfg(test)]
 mod tests {
     use crate::http::validate::validate;
+    use base64::{engine::general_purpose::STANDARD, Engine};
     use serde_json::{json, Value};
     use shared::ChatRequest;
+
+    /// The header of an 8001 x 20 px PNG.
+    fn wide_png() -> Vec<u8> {
+        let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        bytes.extend(8001u32.to_be_bytes());
+        bytes.extend(20u32.to_be_bytes());
+        bytes
+    }
 
     /// A one-pixel PNG.
     const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
@@ -168,6 +189,10 @@ mod tests {
             (
                 vec![image(&"A".repeat(5_000_004))],
                 "messages[0].content[0].image.source.bytes: must be at most 3750000 bytes once decoded",
+            ),
+            (
+                vec![image(&STANDARD.encode(wide_png()))],
+                "messages[0].content[0].image.source.bytes: the image is 8001x20 px; at most 8000 px a side",
             ),
             (
                 vec![document("two  spaces")],

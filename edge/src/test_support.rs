@@ -264,6 +264,7 @@ pub fn settings_with(config: Config) -> Settings {
         config,
         widget_token_secret: Some(Secret::new(TOKEN_SECRET)),
         access: crate::config::access::Access::Public,
+        max_body_bytes: crate::config::limits::MAX_BODY_BYTES,
     }
 }
 

@@ -3,8 +3,10 @@
 
 use std::fmt;
 
-/// Largest accepted JSON request body.
+/// Largest accepted JSON request body by default (`MAX_REQUEST_BYTES`): room for attachments.
 pub const MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+/// The range `MAX_REQUEST_BYTES` may take: 64 KiB to 32 MiB.
+pub const BODY_LIMIT_RANGE: std::ops::RangeInclusive<usize> = 64 * 1024..=32 * 1024 * 1024;
 
 pub const MAX_MESSAGES: usize = 200;
 pub const MAX_MESSAGE_CHARS: usize = 100_000;

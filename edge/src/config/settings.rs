@@ -5,6 +5,7 @@
 use crate::config::{
     access::Access,
     host::{authority_host, is_loopback},
+    limits::{BODY_LIMIT_RANGE, MAX_BODY_BYTES},
     load::check_region,
     secret::{Credentials, Secret},
     Config, ConfigError, Timeouts,
@@ -31,14 +32,16 @@ pub struct Settings {
     pub widget_token_secret: Option<Secret>,
     /// Who may use the chat API (`ACCESS_MODE` and its settings).
     pub access: Access,
+    /// The largest request body, in bytes (`MAX_REQUEST_BYTES`, default 10 MiB).
+    pub max_body_bytes: usize,
 }
 
 impl Settings {
     /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
     /// `AWS_BEARER_TOKEN_BEDROCK`, `BEDROCK_ENDPOINT`, `AWS_REGION`, `ROUTES`,
     /// `UPSTREAM_FIRST_BYTE_TIMEOUT_MS` and `UPSTREAM_IDLE_TIMEOUT_MS` (the timeouts of routes
-    /// that set none), `WIDGET_TOKEN_SECRET` (required when there are widget keys) and the
-    /// access mode ([`Access::from_lookup`]) through `get`. Empty values count as unset. Errors name the variable, never its value.
+    /// that set none), `MAX_REQUEST_BYTES`, `WIDGET_TOKEN_SECRET` (required when there are
+    /// widget keys) and the access mode ([`Access::from_lookup`]) through `get`. Empty values count as unset. Errors name the variable, never its value.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|value| !value.trim().is_empty());
         let credentials = credentials(&get)?;
@@ -81,6 +84,7 @@ impl Settings {
             config,
             widget_token_secret,
             access: Access::from_lookup(&get)?,
+            max_body_bytes: body_limit(&get)?,
         })
     }
 
@@ -142,6 +146,28 @@ fn widget_token_secret(
         ));
     }
     Ok(Some(Secret::new(secret)))
+}
+
+/// `MAX_REQUEST_BYTES`: whole bytes within [`BODY_LIMIT_RANGE`].
+fn body_limit(get: &impl Fn(&str) -> Option<String>) -> Result<usize, ConfigError> {
+    let Some(value) = get("MAX_REQUEST_BYTES") else {
+        return Ok(MAX_BODY_BYTES);
+    };
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|bytes| BODY_LIMIT_RANGE.contains(bytes))
+        .ok_or_else(|| {
+            ConfigError::new(
+                "MAX_REQUEST_BYTES",
+                format!(
+                    "must be a whole number of bytes from {} to {}",
+                    BODY_LIMIT_RANGE.start(),
+                    BODY_LIMIT_RANGE.end()
+                ),
+            )
+        })
 }
 
 fn timeout(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<u64, ConfigError> {
@@ -260,8 +286,10 @@ mod tests {
             ("AWS_REGION", "eu-west-1"),
             ("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "1500"),
             ("UPSTREAM_IDLE_TIMEOUT_MS", "2500"),
+            ("MAX_REQUEST_BYTES", "65536"),
         ]);
         let s = settings(&vars).unwrap();
+        assert_eq!(s.max_body_bytes, 65_536);
         assert!(matches!(
             &s.credentials,
             Credentials::SigV4 { session_token: Some(t), .. } if t.expose() == "TOKEN"
@@ -326,6 +354,10 @@ mod tests {
             (
                 [KEYS.as_slice(), &[("UPSTREAM_IDLE_TIMEOUT_MS", "soon")]].concat(),
                 "UPSTREAM_IDLE_TIMEOUT_MS: must be a whole number of milliseconds from 1 to 600000",
+            ),
+            (
+                [KEYS.as_slice(), &[("MAX_REQUEST_BYTES", "100")]].concat(),
+                "MAX_REQUEST_BYTES: must be a whole number of bytes from 65536 to 33554432",
             ),
             (
                 [KEYS.as_slice(), &[("UPSTREAM_FIRST_BYTE_TIMEOUT_MS", "0")]].concat(),

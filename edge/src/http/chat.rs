@@ -26,7 +26,11 @@ impl<P: Platform> Edge<P> {
         client: &str,
         mut context: RequestContext,
     ) -> Result<Answer, ApiError> {
-        check_json_body(&request.body, &request.headers)?;
+        check_json_body(
+            &request.body,
+            &request.headers,
+            self.settings.max_body_bytes,
+        )?;
         let config = &self.settings.config;
         // Counted before the body is parsed, so a refused body is no free work: the route the
         // path names, else the caller's default.

@@ -50,7 +50,11 @@ impl<P: Platform> Edge<P> {
         self.rate_limit(chain.limits(config).as_slice(), client)
             .await?;
         context.billed = self.token_budget(client).await?;
-        check_json_body(&request.body, &request.headers)?;
+        check_json_body(
+            &request.body,
+            &request.headers,
+            self.settings.max_body_bytes,
+        )?;
         if chain.async_invoke.is_some() {
             return Err(ApiError {
                 field: Some("route".into()),

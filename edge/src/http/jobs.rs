@@ -111,7 +111,7 @@ pub fn prepare(
     job_id: String,
     client_id: String,
 ) -> Result<Prepared, ApiError> {
-    check_json_body(&request.body, &request.headers)?;
+    check_json_body(&request.body, &request.headers, settings.max_body_bytes)?;
     let idempotency_key = nonempty_header(&request.headers, "idempotency-key")
         .map(|key| {
             let valid =

@@ -120,6 +120,21 @@ async fn size_media_type_path_and_method_are_checked() {
         .headers
         .push(("content-length".into(), "52428800".into()));
     rejected(declared, 413, "payload_too_large").await;
+    // The owner's limit (MAX_REQUEST_BYTES) is the one applied.
+    let (edge, platform) = new_edge(vec![]);
+    let mut settings = (*edge.settings).clone();
+    settings.max_body_bytes = 65_536;
+    let edge = Edge::new(settings, platform);
+    let over = format!(
+        r#"{{"messages":[{{"role":"user","content":"{}"}}]}}"#,
+        "a".repeat(65_536)
+    );
+    let refused = edge.handle(post_chat(&over)).await;
+    assert_eq!(refused.status, 413);
+    assert!(json_body(&refused)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at most 65536 bytes"));
     let mut form = post_chat("{}");
     form.headers = vec![("content-type".into(), "text/plain".into())];
     rejected(form, 415, "unsupported_media_type").await;

@@ -3,8 +3,8 @@
 
 use super::error::ApiError;
 use crate::config::limits::{
-    ValidationError, MAX_BODY_BYTES, MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_STOP_SEQUENCES,
-    MAX_STOP_SEQUENCE_CHARS, MAX_SYSTEM_CHARS, MAX_TOKENS, MAX_TOTAL_CHARS,
+    ValidationError, MAX_MESSAGES, MAX_MESSAGE_CHARS, MAX_STOP_SEQUENCES, MAX_STOP_SEQUENCE_CHARS,
+    MAX_SYSTEM_CHARS, MAX_TOKENS, MAX_TOTAL_CHARS,
 };
 use crate::platform::header;
 use content::{check_blocks, MediaCount};
@@ -13,22 +13,26 @@ use shared::{ChatRequest, Content, ErrorCode, Role};
 mod content;
 mod image_size;
 
-/// Whether `Content-Length` already says the body is over the limit: the host then does not
+/// Whether `Content-Length` already says the body is over `limit`: the host then does not
 /// read it at all (see `worker`), and reads any other body only to one byte past the limit.
-pub fn declared_too_large(headers: &[(String, String)]) -> bool {
+pub fn declared_too_large(headers: &[(String, String)], limit: usize) -> bool {
     header(headers, "content-length")
         .and_then(|v| v.parse::<u64>().ok())
-        .is_some_and(|len| len > MAX_BODY_BYTES as u64)
+        .is_some_and(|len| len > limit as u64)
 }
 
-/// The body's size and `Content-Type` (`application/json`, parameters allowed).
-/// Refused with 413 or 415 before the body is read as JSON.
-pub fn check_json_body(body: &[u8], headers: &[(String, String)]) -> Result<(), ApiError> {
-    if body.len() > MAX_BODY_BYTES || declared_too_large(headers) {
+/// The body's size (at most `limit` bytes) and `Content-Type` (`application/json`, parameters
+/// allowed). Refused with 413 or 415 before the body is read as JSON.
+pub fn check_json_body(
+    body: &[u8],
+    headers: &[(String, String)],
+    limit: usize,
+) -> Result<(), ApiError> {
+    if body.len() > limit || declared_too_large(headers, limit) {
         return Err(ApiError::new(
             413,
             ErrorCode::PayloadTooLarge,
-            format!("The request body must be at most {MAX_BODY_BYTES} bytes."),
+            format!("The request body must be at most {limit} bytes."),
         ));
     }
     let is_json = header(headers, "content-type")

@@ -32,7 +32,11 @@ impl<P: Platform> Edge<P> {
         let asked: TokenRequest = if request.body.is_empty() {
             TokenRequest::default()
         } else {
-            check_json_body(&request.body, &request.headers)?;
+            check_json_body(
+                &request.body,
+                &request.headers,
+                self.settings.max_body_bytes,
+            )?;
             serde_json::from_slice(&request.body)
                 .map_err(|e| ApiError::invalid_json(e.to_string()))?
         };

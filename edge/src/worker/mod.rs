@@ -10,7 +10,6 @@ mod jobs;
 mod platform;
 
 use crate::bedrock::request_url::RequestUrl;
-use crate::config::limits::MAX_BODY_BYTES;
 use crate::config::settings::Settings;
 use crate::config::ConfigError;
 use crate::http::{validate::declared_too_large, ApiBody, ApiRequest, ApiResponse, Edge};
@@ -86,10 +85,11 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
     let url = request.inner().url();
     let url = RequestUrl::split(&url);
     let headers: Vec<(String, String)> = request.headers().entries().collect();
-    let body = if declared_too_large(&headers) {
+    let limit = settings.max_body_bytes;
+    let body = if declared_too_large(&headers, limit) {
         Vec::new()
     } else {
-        bounded_body(&mut request).await?
+        bounded_body(&mut request, limit).await?
     };
     let api_request = ApiRequest {
         origin: url.origin.to_owned(),
@@ -114,7 +114,7 @@ async fn handle_api(mut request: Request, env: &Env, ctx: Context) -> worker::Re
 
 /// The request body, read to at most one byte past the limit, so that a missing or lying
 /// `Content-Length` cannot make the isolate buffer more; the core answers 413 for it.
-async fn bounded_body(request: &mut Request) -> worker::Result<Vec<u8>> {
+async fn bounded_body(request: &mut Request, limit: usize) -> worker::Result<Vec<u8>> {
     // No body at all (a GET) is an error here: an empty body.
     let Ok(mut stream) = request.stream() else {
         return Ok(Vec::new());
@@ -122,9 +122,9 @@ async fn bounded_body(request: &mut Request) -> worker::Result<Vec<u8>> {
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
-        let room = MAX_BODY_BYTES + 1 - body.len();
+        let room = limit + 1 - body.len();
         body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() > MAX_BODY_BYTES {
+        if body.len() > limit {
             break;
         }
     }

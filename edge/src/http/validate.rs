@@ -11,7 +11,6 @@ use content::{check_blocks, MediaCount};
 use shared::{ChatRequest, Content, ErrorCode, Role};
 
 mod content;
-mod image_size;
 
 /// Whether `Content-Length` already says the body is over `limit`: the host then does not
 /// read it at all (see `worker`), and reads any other body only to one byte past the limit.

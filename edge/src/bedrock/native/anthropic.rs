@@ -8,6 +8,7 @@ use crate::{
         converse::WholeAnswer,
         decode::{json, Metrics, UpstreamEvent},
         error::{BedrockError, BedrockErrorKind},
+        media::{check_bytes, Media},
         native::checks::{
             check_count, check_fields, check_max_tokens, check_messages, check_stop_sequences,
             check_unit,
@@ -116,7 +117,16 @@ fn content_chars(
         if *kind == "text" {
             chars += string_chars(members.get("text"), &format!("{block_path}.text"))?;
         } else {
-            check_source(members.get("source"), &format!("{block_path}.source"))?;
+            let media = if *kind == "image" {
+                Media::Image
+            } else {
+                Media::Document
+            };
+            check_source(
+                members.get("source"),
+                &format!("{block_path}.source"),
+                media,
+            )?;
             for name in ["title", "context"] {
                 if let Some(value) = members.get(name) {
                     chars += string_chars(Some(value), &format!("{block_path}.{name}"))?;
@@ -170,7 +180,7 @@ fn check_cache_control(
 /// The `source` of an image or document at `path`: inline base64 data only. A `url` source
 /// would have Bedrock fetch whatever address the caller names; `file` and `text` sources are
 /// refused too.
-fn check_source(source: Option<&Value>, path: &str) -> Result<(), ValidationError> {
+fn check_source(source: Option<&Value>, path: &str, media: Media) -> Result<(), ValidationError> {
     let Some(members) = source.and_then(Value::as_object) else {
         return Err(ValidationError::new(
             path,
@@ -193,7 +203,14 @@ fn check_source(source: Option<&Value>, path: &str) -> Result<(), ValidationErro
             format!("{path}.{name}"),
             "must be a string",
         )),
-        None => Ok(()),
+        None => {
+            let data = members
+                .get("data")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            check_bytes(data, media)
+                .map_err(|problem| ValidationError::new(format!("{path}.data"), problem))
+        }
     }
 }
 

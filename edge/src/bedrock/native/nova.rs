@@ -4,6 +4,7 @@
 //! [`crate::bedrock::converse`].
 
 use crate::{
+    bedrock::media::{check_bytes, Media},
     bedrock::native::checks::{
         check_count, check_fields, check_max_tokens, check_messages, check_stop_sequences,
         check_unit,
@@ -156,12 +157,20 @@ fn check_media(media: &Value, fields: &[&str], path: &str) -> Result<(), Validat
         ));
     }
     check_fields(source, &format!("{source_path}."), &["bytes"], &["bytes"])?;
-    if source.get("bytes").is_some_and(Value::is_string) {
-        Ok(())
-    } else {
-        Err(ValidationError::new(
-            format!("{source_path}.bytes"),
-            "must be a base64 string",
-        ))
+    let bytes_path = format!("{source_path}.bytes");
+    let Some(bytes) = source.get("bytes").and_then(Value::as_str) else {
+        return Err(ValidationError::new(bytes_path, "must be a base64 string"));
+    };
+    // Images and documents within Bedrock's limits (a video has its own, left to Bedrock).
+    let media = match path.rsplit('.').next() {
+        Some("image") => Some(Media::Image),
+        Some("document") => Some(Media::Document),
+        _ => None,
+    };
+    match media {
+        Some(media) => {
+            check_bytes(bytes, media).map_err(|problem| ValidationError::new(bytes_path, problem))
+        }
+        None => Ok(()),
     }
 }

@@ -747,3 +747,41 @@ async fn whole_invoke_answers_pass_the_native_body_through() {
     );
     assert_eq!(platform.logs()[0]["error"], "model_timeout");
 }
+
+#[test]
+fn native_media_meets_the_same_limits_as_chat_blocks() {
+    let wide_png = {
+        let mut bytes = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        bytes.extend(9000u32.to_be_bytes());
+        bytes.extend(10u32.to_be_bytes());
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    let nova_cases = [
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": "not base64!"}}}]),
+            "messages[0].content[0].image.source.bytes",
+            "must be base64",
+        ),
+        (
+            json!([{"image": {"format": "png", "source": {"bytes": wide_png}}}]),
+            "messages[0].content[0].image.source.bytes",
+            "9000x10 px",
+        ),
+        (
+            json!([{"document": {"format": "pdf", "name": "big", "source": {"bytes": "A".repeat(6_000_004)}}}]),
+            "messages[0].content[0].document.source.bytes",
+            "at most 4500000 bytes",
+        ),
+    ];
+    for (blocks, field, problem) in nova_cases {
+        let error = refused(NOVA, &nova_turn(blocks));
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.problem.contains(problem), "{error}");
+    }
+    let claude = claude_turn(json!([{"type": "image", "source": {
+        "type": "base64", "media_type": "image/png", "data": "A".repeat(5_000_004)
+    }}]));
+    let error = refused(HAIKU, &claude);
+    assert_eq!(error.field, "messages[0].content[0].source.data", "{error}");
+    assert!(error.problem.contains("at most 3750000 bytes"), "{error}");
+}

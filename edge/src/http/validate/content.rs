@@ -1,14 +1,12 @@
 //! Content blocks, checked before anything is sent: no blank text, images and documents as
-//! Bedrock takes them (valid base64, their size decoded, their number in the conversation),
-//! document names in Bedrock's character set. Errors name the block's field
+//! Bedrock takes them ([`crate::bedrock::media`]; their number in the conversation), document
+//! names in Bedrock's character set. Errors name the block's field
 //! (`messages[2].content[1].image.source.bytes`).
 
-use super::image_size::dimensions;
-use crate::config::limits::{
-    ValidationError, MAX_DOCUMENTS, MAX_DOCUMENT_BYTES, MAX_DOCUMENT_NAME, MAX_IMAGES,
-    MAX_IMAGE_BYTES, MAX_IMAGE_SIDE,
+use crate::{
+    bedrock::media::{check_bytes, Media},
+    config::limits::{ValidationError, MAX_DOCUMENTS, MAX_DOCUMENT_NAME, MAX_IMAGES},
 };
-use base64::{engine::general_purpose::STANDARD, Engine};
 use shared::{content::Source, ContentBlock};
 
 /// The media a conversation holds so far, counted against its limits.
@@ -48,17 +46,7 @@ pub fn check_blocks(
                         format!("a conversation may hold at most {MAX_IMAGES} images"),
                     ));
                 }
-                let bytes = check_bytes(&image.source, &format!("{at}.image"), MAX_IMAGE_BYTES)?;
-                if let Some((width, height)) = dimensions(&bytes) {
-                    if width.max(height) > MAX_IMAGE_SIDE {
-                        return Err(ValidationError::new(
-                            format!("{at}.image.source.bytes"),
-                            format!(
-                                "the image is {width}x{height} px; at most {MAX_IMAGE_SIDE} px a side"
-                            ),
-                        ));
-                    }
-                }
+                check_source(&image.source, &format!("{at}.image"), Media::Image)?;
             }
             ContentBlock::Document(document) => {
                 count.documents += 1;
@@ -69,42 +57,17 @@ pub fn check_blocks(
                     ));
                 }
                 check_name(&document.name, &format!("{at}.document.name"))?;
-                check_bytes(
-                    &document.source,
-                    &format!("{at}.document"),
-                    MAX_DOCUMENT_BYTES,
-                )?;
+                check_source(&document.source, &format!("{at}.document"), Media::Document)?;
             }
         }
     }
     Ok(())
 }
 
-/// Base64 that decodes to at most `limit` bytes (its size is known before decoding); the
-/// bytes.
-fn check_bytes(source: &Source, at: &str, limit: usize) -> Result<Vec<u8>, ValidationError> {
-    let field = format!("{at}.source.bytes");
-    let encoded = source.bytes.trim_end_matches('=');
-    if encoded.is_empty() {
-        return Err(ValidationError::new(field, "must not be empty"));
-    }
-    if encoded.len() / 4 * 3 > limit {
-        return Err(ValidationError::new(
-            field,
-            format!("must be at most {limit} bytes once decoded"),
-        ));
-    }
-    match STANDARD.decode(source.bytes.as_bytes()) {
-        Ok(bytes) if bytes.len() <= limit => Ok(bytes),
-        Ok(_) => Err(ValidationError::new(
-            field,
-            format!("must be at most {limit} bytes once decoded"),
-        )),
-        Err(_) => Err(ValidationError::new(
-            field,
-            "must be base64 (RFC 4648, padded)",
-        )),
-    }
+/// The bytes of `source` checked as `media`, the problem named at `<at>.source.bytes`.
+fn check_source(source: &Source, at: &str, media: Media) -> Result<(), ValidationError> {
+    check_bytes(&source.bytes, media)
+        .map_err(|problem| ValidationError::new(format!("{at}.source.bytes"), problem))
 }
 
 /// Letters, digits, single spaces, hyphens, parentheses and square brackets.

@@ -16,8 +16,8 @@ pub enum ErrorCode {
     UnsupportedMediaType,
     NotFound,
     MethodNotAllowed,
-    /// A widget call without a valid token (missing, malformed, or not signed by this edge):
-    /// ask for a new one.
+    /// No proof the edge accepts: a widget call without a valid token (ask for a new one), or
+    /// a call without the API key or Access assertion the edge's access mode asks for.
     Unauthorized,
     /// A widget call whose token has expired: ask for a new one.
     TokenExpired,

@@ -47,7 +47,8 @@ impl ApiError {
         Self::new(400, ErrorCode::InvalidJson, message)
     }
 
-    /// 401 `unauthorized`: a widget call without a token this edge signed.
+    /// 401 `unauthorized`: no widget token this edge signed, or no proof its access mode
+    /// accepts.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(401, ErrorCode::Unauthorized, message)
     }

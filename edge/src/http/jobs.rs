@@ -164,13 +164,14 @@ pub fn prepare(
             };
             let input = serde_json::to_string(&stored).unwrap_or_default();
             if input.len() > MAX_JOB_REQUEST_BYTES {
-                return Err(ApiError {
-                    field: Some("request".into()),
-                    ..ApiError::invalid(format!(
-                        "request: a job's request must be at most {MAX_JOB_REQUEST_BYTES} bytes \
-                         (it is stored with the job); send large attachments to /api/chat"
-                    ))
-                });
+                return Err(ValidationError::new(
+                    "request",
+                    format!(
+                        "a job's request must be at most {MAX_JOB_REQUEST_BYTES} bytes (it is \
+                         stored with the job); send large attachments to /api/chat"
+                    ),
+                )
+                .into());
             }
             (JobKind::Converse, choice.route, input, limits)
         }
